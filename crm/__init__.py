@@ -1,0 +1,38 @@
+"""CRM customer-journey platform: application factory."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config from CRM_* environment variables, overridable by ``config``."""
+    app = Flask(__name__, instance_path=os.environ.get("CRM_INSTANCE_PATH") or None)
+    from crm import config as config_module
+    config_module.load_config(app, config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from crm import db, queue
+    db.init_app(app)
+    queue.init_app(app)
+    # Relay the outbox right after every commit that wrote to it.
+    app.extensions["crm.sessionmaker"].kw["info"] = {"after_commit_relay": lambda: queue.relay_outbox(app)}
+
+    import journeys
+    import loyalty
+    journeys.init_app(app)
+    loyalty.init_app(app)
+
+    from crm.api.schema import build_schema
+    from crm.api.view import bp
+    app.extensions["crm.schema"] = build_schema()
+    app.register_blueprint(bp)
+
+    from crm.cli import register_commands
+    register_commands(app)
+    return app

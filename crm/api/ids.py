@@ -1,0 +1,29 @@
+"""Opaque global ids: base64 of "Type:<uuid>". Raw UUIDs are accepted too, for convenience."""
+from __future__ import annotations
+
+import binascii
+import uuid
+
+from graphql_relay import from_global_id, to_global_id
+
+from crm.errors import Invalid
+
+
+def global_id(type_name: str, raw_id) -> str:
+    return to_global_id(type_name, str(raw_id))
+
+
+def parse_id(value: str, type_name: str, field: str) -> uuid.UUID:
+    """The UUID behind a global id of ``type_name``; INVALID on ``field`` otherwise."""
+    text = (value or "").strip()
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        pass
+    try:
+        kind, raw = from_global_id(text)
+        if kind != type_name:
+            raise ValueError(kind)
+        return uuid.UUID(raw)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise Invalid(f"Expected the id of a {type_name}.", field) from None

@@ -1,0 +1,84 @@
+"""Per-request batch loaders: every relation resolves through one, never a query per object.
+
+Objects are registered as "seen" by kind when a resolver produces them (a
+page of customers, a batch of orders). A loader asked for one key loads, in a
+single statement, that key and the keys of every seen parent not loaded yet, so
+a list of N parents costs one query per relation whatever N is.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Hashable, Iterable
+
+
+class Loader:
+    parent_kind: str = ""       # the kind of objects whose relation this loads
+    produces: str | None = None  # the kind of objects it returns, registered as seen
+
+    def __init__(self, context, *args):
+        self.context = context
+        self.args = args
+        self.cache: dict[Hashable, Any] = {}
+
+    @property
+    def session(self):
+        return self.context.session
+
+    def key_of(self, parent) -> Hashable:
+        return parent.id
+
+    def batch(self, keys: list) -> dict:
+        raise NotImplementedError
+
+    def missing(self, key):
+        return None
+
+    def load(self, key):
+        if key is None:
+            return self.missing(key)
+        if key not in self.cache:
+            wanted = {key}
+            for parent in self.context.loaders.seen[self.parent_kind]:
+                candidate = self.key_of(parent)
+                if candidate is not None and candidate not in self.cache:
+                    wanted.add(candidate)
+            found = self.batch(sorted(wanted, key=str))
+            for k in wanted:
+                self.cache[k] = found.get(k, self.missing(k))
+            if self.produces:
+                self.context.loaders.see(self.produces, _flatten(found.values()))
+        return self.cache[key]
+
+
+def _flatten(values: Iterable) -> list:
+    out = []
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out.extend(value)
+        elif hasattr(value, "items") and isinstance(getattr(value, "items"), list):
+            out.extend(value.items)  # a Page
+        else:
+            out.append(value)
+    return out
+
+
+class LoaderRegistry:
+    def __init__(self, context):
+        self.context = context
+        self.instances: dict[tuple, Loader] = {}
+        self.seen: dict[str, list] = defaultdict(list)
+        self._seen_ids: dict[str, set] = defaultdict(set)
+
+    def get(self, loader_cls: type[Loader], *args) -> Loader:
+        key = (loader_cls, args)
+        if key not in self.instances:
+            self.instances[key] = loader_cls(self.context, *args)
+        return self.instances[key]
+
+    def see(self, kind: str, objects: Iterable) -> None:
+        for obj in objects:
+            if obj is not None and id(obj) not in self._seen_ids[kind]:
+                self._seen_ids[kind].add(id(obj))
+                self.seen[kind].append(obj)

@@ -1,0 +1,91 @@
+"""The one mutation base class: permissions, domain and validation errors as data, rollback on failure."""
+from __future__ import annotations
+
+import graphene
+from graphene.types.mutation import MutationOptions
+from marshmallow import ValidationError
+
+from crm.api.permissions import describe
+from crm.errors import DomainError
+
+MISSING_FIELD = "Missing data for required field."
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def validation_errors(exc: ValidationError, prefix: str | None = None) -> list[dict]:
+    """Flatten marshmallow messages into {field, message, code}; a missing field is REQUIRED."""
+    out: list[dict] = []
+
+    def walk(messages, path):
+        if isinstance(messages, dict):
+            for key, value in messages.items():
+                walk(value, path + ([] if key == "_schema" else [_camel(str(key))]))
+        elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+            for message in messages:
+                field = ".".join(path) or None
+                out.append({"field": field, "message": message,
+                            "code": "REQUIRED" if message == MISSING_FIELD else "INVALID"})
+        elif isinstance(messages, list):
+            for index, value in enumerate(messages):
+                walk(value, path + [str(index)])
+        else:
+            out.append({"field": ".".join(path) or None, "message": str(messages), "code": "INVALID"})
+
+    start = [prefix] if prefix else []
+    if exc.field_name and exc.field_name != "_schema" and isinstance(exc.messages, list):
+        start = start + [exc.field_name]
+    walk(exc.messages, start)
+    return out
+
+
+class BaseMutationOptions(MutationOptions):
+    permissions: tuple = ()
+
+
+class BaseMutation(graphene.Mutation):
+    """Subclasses declare ``Arguments``, ``Meta.output`` (a payload with ``errors``),
+    ``Meta.permissions`` and implement ``perform(info, **arguments) -> payload``."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def __init_subclass_with_meta__(cls, permissions=(), description=None, _meta=None, **options):
+        if _meta is None:
+            _meta = BaseMutationOptions(cls)
+        _meta.permissions = tuple(permissions)
+        doc = description or (cls.__doc__ or "").strip() or None
+        super().__init_subclass_with_meta__(_meta=_meta, description=describe(doc, _meta.permissions), **options)
+
+    @classmethod
+    def Field(cls, *args, **kwargs):  # noqa: N802 (graphene's name)
+        """Payloads are never null: failures are in ``errors``."""
+        kwargs.setdefault("required", True)
+        return super().Field(*args, **kwargs)
+
+    @classmethod
+    def failure(cls, errors: list[dict]):
+        return cls._meta.output(errors=errors)
+
+    @classmethod
+    def mutate(cls, root, info, **arguments):
+        context = info.context
+        if context.viewer.role not in cls._meta.permissions:
+            return cls.failure([{"field": None, "code": "FORBIDDEN",
+                                 "message": f"The {context.viewer.role.value} role may not use {cls._meta.name}."}])
+        try:
+            return cls.perform(info, **arguments)
+        except DomainError as exc:
+            context.session.rollback()
+            return cls.failure([{"field": exc.field, "message": exc.message, "code": exc.code}])
+        except ValidationError as exc:
+            context.session.rollback()
+            return cls.failure(validation_errors(exc))
+
+    @classmethod
+    def perform(cls, info, **arguments):
+        raise NotImplementedError

@@ -1,0 +1,37 @@
+"""The one place the GraphQL schema is composed from every domain."""
+from __future__ import annotations
+
+import graphene
+from graphene import relay
+
+from crm.api.permissions import roles_text
+from crm.auth.gql.queries import AuthQueries
+from crm.customers.gql.mutations import CustomerMutations
+from crm.customers.gql.queries import CustomerQueries
+from crm.enums import Role
+from journeys.gql import types as journey_types
+from loyalty.gql import types as loyalty_types
+from crm.messages.gql import types as message_types
+from crm.segments.gql import types as segment_types
+
+
+class Query(CustomerQueries, AuthQueries, graphene.ObjectType):
+    node = relay.Node.Field(description="Any object by its global id. " + roles_text(tuple(Role))
+                            + " Objects the token may not see resolve to null.")
+
+
+class Mutation(CustomerMutations, graphene.ObjectType):
+    pass
+
+
+def build_schema() -> graphene.Schema:
+    return graphene.Schema(
+        query=Query, mutation=Mutation,
+        types=[journey_types.Touchpoint, journey_types.Interaction, journey_types.Case, journey_types.SurveyResponse,
+               segment_types.Segment, loyalty_types.LedgerEntry, message_types.Message],
+    )
+
+
+def sdl(schema: graphene.Schema) -> str:
+    from graphql import print_schema
+    return print_schema(schema.graphql_schema) + "\n"

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import graphene
+from graphene import relay
+
+from crm.api.enums import Role
+from crm.api.loaders import Loader
+from crm.api.permissions import STAFF
+from crm.auth.models import StaffUser as StaffUserModel
+from sqlalchemy import select
+
+
+class StaffById(Loader):
+    """Staff users by id, for every seen customer's account manager."""
+
+    parent_kind = "customer"
+
+    def key_of(self, customer):
+        return customer.account_manager_id
+
+    def batch(self, keys):
+        rows = self.session.scalars(select(StaffUserModel).where(StaffUserModel.id.in_(keys)))
+        return {row.id: row for row in rows}
+
+
+class StaffUser(graphene.ObjectType):
+    class Meta:
+        interfaces = (relay.Node,)
+        description = "A member of staff. Visible to staff roles; a PORTAL token sees its own account manager."
+
+    name = graphene.String(required=True)
+    email = graphene.String(required=True)
+    role = graphene.Field(Role, required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, StaffUserModel)
+
+    @classmethod
+    def get_node(cls, info, id):
+        import uuid
+        if info.context.viewer.role not in STAFF:
+            return None
+        try:
+            return info.context.session.get(StaffUserModel, uuid.UUID(id))
+        except ValueError:
+            return None
+
+
+class Viewer(graphene.ObjectType):
+    class Meta:
+        description = "Who the bearer token stands for."
+
+    role = graphene.Field(Role, required=True)
+    staff_user = graphene.Field(StaffUser)
+    customer = graphene.Field("crm.customers.gql.types.Customer", description="Set for PORTAL tokens.")
+
+    @staticmethod
+    def resolve_role(viewer, info):
+        return viewer.role
+
+    @staticmethod
+    def resolve_staff_user(viewer, info):
+        if viewer.staff_user_id is None:
+            return None
+        return info.context.session.get(StaffUserModel, viewer.staff_user_id)
+
+    @staticmethod
+    def resolve_customer(viewer, info):
+        if viewer.customer_id is None:
+            return None
+        from crm.customers.gql.types import see_customers
+        from crm.customers.selectors import get_customer
+        return see_customers(info, get_customer(info.context.session, viewer.customer_id))

@@ -1,0 +1,282 @@
+"""Customer mutations: parse arguments, call one service, shape the payload."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+import decimal
+
+import graphene
+
+from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.ids import parse_id
+from crm.api.mutations import BaseMutation
+from crm.api.permissions import MANAGE_CUSTOMERS
+from crm.api.scalars import JSON, Decimal
+from crm.customers import merge, orders, services
+from crm.customers.gql.types import Customer, Order, see_customers
+from crm.enums import Role
+from crm.errors import NotFound
+
+
+class CustomerErrorCode(graphene.Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
+
+
+class CustomerError(graphene.ObjectType):
+    field = graphene.String(description='camelCase input path, e.g. "email"; null for the whole input.')
+    message = graphene.String(required=True)
+    code = graphene.Field(CustomerErrorCode, required=True)
+
+
+class CustomerPayload(graphene.ObjectType):
+    customer = graphene.Field(Customer)
+    errors = graphene.List(graphene.NonNull(CustomerError), required=True)
+
+
+class OrderRecordPayload(graphene.ObjectType):
+    order = graphene.Field(Order)
+    customer = graphene.Field(Customer)
+    errors = graphene.List(graphene.NonNull(CustomerError), required=True)
+
+
+class CustomerCreateInput(graphene.InputObjectType):
+    email = graphene.String()
+    phone = graphene.String(description="E.164 after normalisation.")
+    external_id = graphene.String()
+    first_name = graphene.String()
+    last_name = graphene.String()
+    birthday = graphene.Date()
+    timezone = graphene.String(description="IANA name; default CRM_DEFAULT_TIMEZONE.")
+    locale = graphene.String()
+    attributes = JSON()
+    lifecycle_stage = LifecycleStage(description="Default LEAD.")
+
+
+class CustomerUpdateInput(graphene.InputObjectType):
+    email = graphene.String()
+    phone = graphene.String()
+    first_name = graphene.String()
+    last_name = graphene.String()
+    birthday = graphene.Date()
+    timezone = graphene.String()
+    locale = graphene.String()
+    attributes = JSON(description="Merged key by key; a null value removes the key.")
+
+
+class OrderRecordInput(graphene.InputObjectType):
+    customer_id = graphene.ID(required=True)
+    external_id = graphene.String(required=True, description="Idempotency key of the order.")
+    amount = Decimal(required=True)
+    currency = graphene.String(required=True)
+    channel = Channel(required=True)
+    occurred_at = graphene.DateTime(required=True)
+    items = JSON()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def plain(value):
+    """Graphene input values as the JSON a service validates (enums by name, dates as ISO)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {_camel(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def customer_id_for(info, value: str, field: str):
+    """The customer id an argument names; a PORTAL token can only name its own customer."""
+    customer_id = parse_id(value, "Customer", field)
+    viewer = info.context.viewer
+    if viewer.role == Role.PORTAL and customer_id != viewer.customer_id:
+        raise NotFound("No customer has this id.", field)
+    return customer_id
+
+
+def customer_payload(info, customer):
+    return CustomerPayload(customer=see_customers(info, customer), errors=[])
+
+
+class CustomerCreate(BaseMutation):
+    """Create a customer. At least one of email, phone or externalId is required."""
+
+    class Arguments:
+        input = CustomerCreateInput(required=True)
+
+    class Meta:
+        output = CustomerPayload
+        permissions = MANAGE_CUSTOMERS
+
+    @classmethod
+    def perform(cls, info, input):
+        ctx = info.context
+        customer = services.create_customer(ctx.session, data=plain(dict(input)), actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class CustomerUpdate(BaseMutation):
+    """Update the given fields of a customer's profile. A PORTAL token updates only its own."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = CustomerUpdateInput(required=True)
+
+    class Meta:
+        output = CustomerPayload
+        permissions = (*MANAGE_CUSTOMERS, Role.PORTAL)
+
+    @classmethod
+    def perform(cls, info, id, input):
+        ctx = info.context
+        customer = services.update_customer(ctx.session, customer_id=customer_id_for(info, id, "id"),
+                                            data=plain(dict(input)), actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class CustomerSetConsent(BaseMutation):
+    """Grant or withdraw consent for a channel. A PORTAL token sets only its own."""
+
+    class Arguments:
+        customer_id = graphene.ID(required=True)
+        channel = Channel(required=True)
+        granted = graphene.Boolean(required=True)
+        source = graphene.String()
+
+    class Meta:
+        output = CustomerPayload
+        permissions = (*MANAGE_CUSTOMERS, Role.PORTAL)
+
+    @classmethod
+    def perform(cls, info, customer_id, channel, granted, source=None):
+        ctx = info.context
+        source = source or ("portal" if ctx.viewer.role == Role.PORTAL else None)
+        customer = services.set_consent(ctx.session, customer_id=customer_id_for(info, customer_id, "customerId"),
+                                        channel=channel, granted=granted, source=source, actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class CustomerTransitionStage(BaseMutation):
+    """Move a customer to another lifecycle stage; only the moves of the stage machine are allowed."""
+
+    class Arguments:
+        customer_id = graphene.ID(required=True)
+        to_stage = LifecycleStage(required=True)
+        reason = graphene.String()
+
+    class Meta:
+        output = CustomerPayload
+        permissions = MANAGE_CUSTOMERS
+
+    @classmethod
+    def perform(cls, info, customer_id, to_stage, reason=None):
+        ctx = info.context
+        customer = services.transition_stage(ctx.session, customer_id=parse_id(customer_id, "Customer", "customerId"),
+                                             to_stage=to_stage, reason=reason, actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class CustomerSetServiceTier(BaseMutation):
+    """Pin a service tier by hand; a null tier unpins it and the automatic rules decide again."""
+
+    class Arguments:
+        customer_id = graphene.ID(required=True)
+        tier = ServiceTier()
+        reason = graphene.String()
+
+    class Meta:
+        output = CustomerPayload
+        permissions = MANAGE_CUSTOMERS
+
+    @classmethod
+    def perform(cls, info, customer_id, tier=None, reason=None):
+        ctx = info.context
+        customer = services.set_service_tier(ctx.session, customer_id=parse_id(customer_id, "Customer", "customerId"),
+                                             tier=tier, reason=reason, actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class CustomerAssignManager(BaseMutation):
+    """Assign an account manager (a staff user), or remove it with a null staffUserId."""
+
+    class Arguments:
+        customer_id = graphene.ID(required=True)
+        staff_user_id = graphene.ID()
+
+    class Meta:
+        output = CustomerPayload
+        permissions = MANAGE_CUSTOMERS
+
+    @classmethod
+    def perform(cls, info, customer_id, staff_user_id=None):
+        ctx = info.context
+        staff_id = parse_id(staff_user_id, "StaffUser", "staffUserId") if staff_user_id else None
+        customer = services.assign_manager(ctx.session, customer_id=parse_id(customer_id, "Customer", "customerId"),
+                                           staff_user_id=staff_id, actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class CustomerMerge(BaseMutation):
+    """Merge a duplicate into the primary: orders, consents (most recent wins) and history move;
+    the duplicate's id then resolves to null."""
+
+    class Arguments:
+        primary_id = graphene.ID(required=True)
+        duplicate_id = graphene.ID(required=True)
+
+    class Meta:
+        output = CustomerPayload
+        permissions = MANAGE_CUSTOMERS
+
+    @classmethod
+    def perform(cls, info, primary_id, duplicate_id):
+        ctx = info.context
+        customer = merge.merge_customers(ctx.session, primary_id=parse_id(primary_id, "Customer", "primaryId"),
+                                         duplicate_id=parse_id(duplicate_id, "Customer", "duplicateId"),
+                                         actor=ctx.viewer.actor)
+        return customer_payload(info, customer)
+
+
+class OrderRecord(BaseMutation):
+    """Record an order, idempotent on externalId: metrics, RFM, stage and tier rules update with it."""
+
+    class Arguments:
+        input = OrderRecordInput(required=True)
+
+    class Meta:
+        output = OrderRecordPayload
+        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
+
+    @classmethod
+    def perform(cls, info, input):
+        ctx = info.context
+        data = plain(dict(input))
+        customer_id = parse_id(data.pop("customerId"), "Customer", "customerId")
+        result = orders.record_order(ctx.session, customer_id=customer_id, data=data, actor=ctx.viewer.actor)
+        ctx.loaders.see("order", [result.order])
+        return OrderRecordPayload(order=result.order, customer=see_customers(info, result.customer), errors=[])
+
+
+class CustomerMutations(graphene.ObjectType):
+    customer_create = CustomerCreate.Field()
+    customer_update = CustomerUpdate.Field()
+    customer_set_consent = CustomerSetConsent.Field()
+    customer_transition_stage = CustomerTransitionStage.Field()
+    customer_set_service_tier = CustomerSetServiceTier.Field()
+    customer_assign_manager = CustomerAssignManager.Field()
+    customer_merge = CustomerMerge.Field()
+    order_record = OrderRecord.Field()

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import graphene
+from graphql import GraphQLError
+
+from crm.api.connections import page_size
+from crm.api.enums import LifecycleStage, OrderDirection, ServiceTier
+from crm.api.ids import parse_id
+from crm.api.permissions import EVERYONE, READ_CUSTOMERS, PermissionField
+from crm.customers import selectors
+from crm.customers.gql.types import CustomerConnection, Customer, see_customers
+from crm.errors import DomainError
+
+
+class CustomerOrderField(graphene.Enum):
+    CREATED_AT = "CREATED_AT"
+    LAST_NAME = "LAST_NAME"
+    TOTAL_SPENT = "TOTAL_SPENT"
+    LAST_INTERACTION_AT = "LAST_INTERACTION_AT"
+
+
+class CustomerOrderBy(graphene.InputObjectType):
+    field = graphene.Field(CustomerOrderField, required=True)
+    direction = graphene.Field(OrderDirection, required=True)
+
+
+class CustomerFilter(graphene.InputObjectType):
+    search = graphene.String(description="Prefix of name, email or phone, case-insensitive.")
+    lifecycle_stages = graphene.List(graphene.NonNull(LifecycleStage))
+    service_tiers = graphene.List(graphene.NonNull(ServiceTier))
+    segment_id = graphene.ID()
+    loyalty_tier = graphene.String()
+    account_manager_id = graphene.ID()
+    created_after = graphene.DateTime()
+    created_before = graphene.DateTime()
+
+
+def _enum_value(value):
+    return getattr(value, "value", value)
+
+
+def parse_filter(raw) -> selectors.CustomerFilter | None:
+    if not raw:
+        return None
+    return selectors.CustomerFilter(
+        search=raw.get("search"),
+        lifecycle_stages=raw.get("lifecycle_stages"),
+        service_tiers=raw.get("service_tiers"),
+        segment_id=parse_id(raw["segment_id"], "Segment", "filter.segmentId") if raw.get("segment_id") else None,
+        loyalty_tier=raw.get("loyalty_tier"),
+        account_manager_id=(parse_id(raw["account_manager_id"], "StaffUser", "filter.accountManagerId")
+                            if raw.get("account_manager_id") else None),
+        created_after=raw.get("created_after"),
+        created_before=raw.get("created_before"),
+    )
+
+
+class CustomerQueries(graphene.ObjectType):
+    customer = PermissionField(
+        Customer, id=graphene.ID(), email=graphene.String(), external_id=graphene.String(),
+        roles=EVERYONE, description="One customer by id, email or externalId (exactly one).",
+        portal_note="A PORTAL token gets null for any customer but its own.")
+    customers = PermissionField(
+        graphene.NonNull(CustomerConnection), first=graphene.Int(), after=graphene.String(),
+        filter=CustomerFilter(), order_by=CustomerOrderBy(), roles=READ_CUSTOMERS,
+        description="Customers, filtered and ordered (default: newest first), keyset-paginated.")
+
+    @staticmethod
+    def resolve_customer(root, info, id=None, email=None, external_id=None):
+        given = [v for v in (id, email, external_id) if v]
+        if len(given) != 1:
+            raise GraphQLError("Give exactly one of id, email or externalId.", extensions={"code": "INVALID"})
+        session = info.context.session
+        if id:
+            try:
+                customer = selectors.get_customer(session, parse_id(id, "Customer", "id"))
+            except DomainError:
+                return None
+        else:
+            customer = selectors.find_customer(session, email=email, external_id=external_id)
+        return see_customers(info, customer)
+
+    @staticmethod
+    def resolve_customers(root, info, first=None, after=None, filter=None, order_by=None):
+        size = page_size(info, first)
+        field, descending = "CREATED_AT", True
+        if order_by:
+            field = _enum_value(order_by["field"])
+            descending = _enum_value(order_by["direction"]) == "DESC"
+        page = selectors.list_customers(info.context.session, first=size, after=after, flt=parse_filter(filter),
+                                        order_field=field, descending=descending)
+        see_customers(info, page.items)
+        return page

@@ -1,0 +1,261 @@
+"""GraphQL types of the customer core.
+
+Fields owned by later domains (interactions, cases, surveys, segments, loyalty,
+messages) are declared here with lazy type paths, so crm never imports those
+packages at module level; their values are empty until those domains land.
+"""
+from __future__ import annotations
+
+import uuid
+
+import graphene
+from graphene import relay
+
+from crm.api.connections import connection_type, empty_page, page_size
+from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.permissions import READ_CUSTOMERS, MaskedField, mask_email, mask_phone
+from crm.api.scalars import JSON, Decimal
+from crm.auth.gql.types import StaffById, StaffUser
+from crm.customers import models
+from crm.customers.gql import loaders
+from crm.customers.orders import average_order_value
+from crm.enums import Role
+
+
+def can_see_customer(info, customer_id) -> bool:
+    viewer = info.context.viewer
+    if viewer.role == Role.PORTAL:
+        return viewer.customer_id == customer_id
+    return viewer.role in READ_CUSTOMERS
+
+
+def see_customers(info, customers):
+    """Filter to what the viewer may see and register the rest for batch loading."""
+    single = not isinstance(customers, list)
+    items = [customers] if single else customers
+    visible = [c for c in items if c is not None and can_see_customer(info, c.id)]
+    info.context.loaders.see("customer", visible)
+    if single:
+        return visible[0] if visible else None
+    return visible
+
+
+class Consent(graphene.ObjectType):
+    channel = graphene.Field(Channel, required=True)
+    granted = graphene.Boolean(required=True)
+    source = graphene.String()
+    updated_at = graphene.DateTime(required=True)
+
+
+class LifecycleTransition(graphene.ObjectType):
+    from_stage = graphene.Field(LifecycleStage)
+    to_stage = graphene.Field(LifecycleStage, required=True)
+    reason = graphene.String()
+    actor = graphene.String(description='Staff user, "rule:<name>" or "system".')
+    at = graphene.DateTime(required=True)
+
+
+class ServiceTierChange(graphene.ObjectType):
+    from_tier = graphene.Field(ServiceTier)
+    to_tier = graphene.Field(ServiceTier, required=True)
+    pinned = graphene.Boolean(required=True)
+    reason = graphene.String()
+    actor = graphene.String()
+    at = graphene.DateTime(required=True)
+
+
+class CustomerMetrics(graphene.ObjectType):
+    total_spent = Decimal(required=True, description="Lifetime spend in the base currency.")
+    order_count = graphene.Int(required=True)
+    average_order_value = Decimal()
+    first_order_at = graphene.DateTime()
+    last_order_at = graphene.DateTime()
+    last_interaction_at = graphene.DateTime()
+    recency_score = graphene.Int(description="RFM quintile, 1..5 (5 = most recent).")
+    frequency_score = graphene.Int()
+    monetary_score = graphene.Int()
+    lifetime_value = Decimal()
+    churn_risk = graphene.Float(description="0..1")
+    csat_average = graphene.Float()
+    last_nps_score = graphene.Int()
+    base_currency = graphene.String(required=True)
+
+    @staticmethod
+    def resolve_average_order_value(customer, info):
+        return average_order_value(customer)
+
+    @staticmethod
+    def resolve_base_currency(customer, info):
+        return info.context.config["BASE_CURRENCY"]
+
+
+class Order(graphene.ObjectType):
+    class Meta:
+        interfaces = (relay.Node,)
+
+    external_id = graphene.String(required=True)
+    customer = graphene.Field(lambda: Customer, required=True)
+    amount = Decimal(required=True)
+    currency = graphene.String(required=True)
+    amount_in_base_currency = Decimal(required=True)
+    channel = graphene.Field(Channel, required=True)
+    occurred_at = graphene.DateTime(required=True)
+    items = graphene.Field(JSON, required=True)
+    points_earned = graphene.Int(required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Order)
+
+    @classmethod
+    def get_node(cls, info, id):
+        order = info.context.session.get(models.Order, _uuid(id))
+        if order is None or not can_see_customer(info, order.customer_id):
+            return None
+        info.context.loaders.see("order", [order])
+        return order
+
+    @staticmethod
+    def resolve_customer(order, info):
+        return info.context.loaders.get(loaders.CustomerById).load(order.customer_id)
+
+    @staticmethod
+    def resolve_amount_in_base_currency(order, info):
+        return order.amount_base
+
+
+OrderConnection = connection_type(Order, "Order")
+
+
+class Customer(graphene.ObjectType):
+    class Meta:
+        interfaces = (relay.Node,)
+        description = "One customer's whole story. Readable by staff and INTEGRATION; a PORTAL token sees only itself."
+
+    external_id = graphene.String()
+    email = MaskedField(graphene.String, mask=mask_email, masked_for=(Role.MARKETER,))
+    phone = MaskedField(graphene.String, mask=mask_phone, masked_for=(Role.MARKETER,), description="E.164.")
+    first_name = graphene.String()
+    last_name = graphene.String()
+    display_name = graphene.String(required=True)
+    birthday = graphene.Date()
+    timezone = graphene.String(required=True, description="IANA name.")
+    locale = graphene.String()
+    attributes = graphene.Field(JSON, required=True, description="Custom fields.")
+    consents = graphene.List(graphene.NonNull(Consent), required=True)
+    lifecycle_stage = graphene.Field(LifecycleStage, required=True)
+    lifecycle_history = graphene.List(graphene.NonNull(LifecycleTransition), required=True,
+                                      description="Oldest first; the first has fromStage null.")
+    service_tier = graphene.Field(ServiceTier, required=True)
+    service_tier_pinned = graphene.Boolean(required=True, description="Set by hand: automatic rules leave it alone.")
+    service_tier_history = graphene.List(graphene.NonNull(ServiceTierChange), required=True,
+                                         description="Every tier change, oldest first.")
+    account_manager = graphene.Field(StaffUser)
+    metrics = graphene.Field(CustomerMetrics, required=True)
+    orders = graphene.Field(graphene.NonNull(OrderConnection), first=graphene.Int(), after=graphene.String(),
+                            description="Newest first.")
+    interactions = graphene.Field(graphene.NonNull("journeys.gql.types.InteractionConnection"),
+                                  first=graphene.Int(), after=graphene.String(), channel=graphene.Argument(Channel),
+                                  description="Newest first.")
+    cases = graphene.Field(graphene.NonNull("journeys.gql.types.CaseConnection"), first=graphene.Int(),
+                           after=graphene.String(),
+                           status=graphene.List(graphene.NonNull("journeys.gql.types.CaseStatus")))
+    survey_responses = graphene.Field(graphene.NonNull("journeys.gql.types.SurveyResponseConnection"),
+                                      first=graphene.Int(), after=graphene.String())
+    segments = graphene.List(graphene.NonNull("crm.segments.gql.types.Segment"), required=True)
+    loyalty = graphene.Field(graphene.NonNull("loyalty.gql.types.LoyaltyAccount"))
+    messages = graphene.Field(graphene.NonNull("crm.messages.gql.types.MessageConnection"),
+                              first=graphene.Int(), after=graphene.String())
+    created_at = graphene.DateTime(required=True)
+    updated_at = graphene.DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Customer)
+
+    @classmethod
+    def get_node(cls, info, id):
+        from crm.customers.selectors import get_customer
+        return see_customers(info, get_customer(info.context.session, _uuid(id)))
+
+    @staticmethod
+    def resolve_display_name(customer, info):
+        name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
+        if name:
+            return name
+        if customer.email:
+            return mask_email(customer.email) if info.context.viewer.role == Role.MARKETER else customer.email
+        if customer.phone:
+            return mask_phone(customer.phone) if info.context.viewer.role == Role.MARKETER else customer.phone
+        return customer.external_id or "Customer"
+
+    @staticmethod
+    def resolve_attributes(customer, info):
+        return customer.attributes or {}
+
+    @staticmethod
+    def resolve_consents(customer, info):
+        return info.context.loaders.get(loaders.ConsentsByCustomer).load(customer.id)
+
+    @staticmethod
+    def resolve_lifecycle_history(customer, info):
+        return info.context.loaders.get(loaders.LifecycleHistoryByCustomer).load(customer.id)
+
+    @staticmethod
+    def resolve_service_tier_history(customer, info):
+        return info.context.loaders.get(loaders.TierHistoryByCustomer).load(customer.id)
+
+    @staticmethod
+    def resolve_account_manager(customer, info):
+        return info.context.loaders.get(StaffById).load(customer.account_manager_id)
+
+    @staticmethod
+    def resolve_metrics(customer, info):
+        return customer
+
+    @staticmethod
+    def resolve_orders(customer, info, first=None, after=None):
+        size = page_size(info, first)
+        page = info.context.loaders.get(loaders.OrdersByCustomer, size, after).load(customer.id)
+        counter = info.context.loaders.get(loaders.OrderCountByCustomer)
+        page.count = lambda: counter.load(customer.id)
+        return page
+
+    @staticmethod
+    def resolve_interactions(customer, info, first=None, after=None, channel=None):
+        page_size(info, first)
+        return empty_page()
+
+    @staticmethod
+    def resolve_cases(customer, info, first=None, after=None, status=None):
+        page_size(info, first)
+        return empty_page()
+
+    @staticmethod
+    def resolve_survey_responses(customer, info, first=None, after=None):
+        page_size(info, first)
+        return empty_page()
+
+    @staticmethod
+    def resolve_segments(customer, info):
+        return []
+
+    @staticmethod
+    def resolve_loyalty(customer, info):
+        from loyalty.gql.types import entry_account
+        return entry_account()
+
+    @staticmethod
+    def resolve_messages(customer, info, first=None, after=None):
+        page_size(info, first)
+        return empty_page()
+
+
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+CustomerConnection = connection_type(Customer, "Customer")

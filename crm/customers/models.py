@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db import Base, new_id, utcnow
+from crm.enums import Channel, LifecycleStage, ServiceTier, enum_column
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+    __table_args__ = (
+        Index("ix_customer_created", "created_at", "id"),
+        Index("ix_customer_last_name", "last_name_key", "id"),
+        Index("ix_customer_total_spent", "total_spent", "id"),
+        Index("ix_customer_last_interaction", "last_interaction_at", "id"),
+        Index("ix_customer_stage", "lifecycle_stage"),
+        Index("ix_customer_tier", "service_tier"),
+        Index("ix_customer_phone", "phone"),
+        Index("ix_customer_first_name_key", "first_name_key"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Stored normalised (trimmed, lower-case), so the unique index is case-insensitive.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    # Lower-cased copies for case-insensitive prefix search and ordering on both databases.
+    first_name_key: Mapped[str] = mapped_column(String(200), default="")
+    last_name_key: Mapped[str] = mapped_column(String(200), default="")
+    birthday: Mapped[date | None]
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    attributes: Mapped[dict] = mapped_column(default=dict)
+    lifecycle_stage: Mapped[LifecycleStage] = mapped_column(enum_column(LifecycleStage))
+    service_tier: Mapped[ServiceTier] = mapped_column(enum_column(ServiceTier), default=ServiceTier.STANDARD)
+    service_tier_pinned: Mapped[bool] = mapped_column(default=False)
+    account_manager_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    # Metrics, kept with the customer so lists can filter and sort on them.
+    total_spent: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    order_count: Mapped[int] = mapped_column(default=0)
+    first_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None]
+    last_interaction_at: Mapped[datetime | None]
+    recency_score: Mapped[int | None]
+    frequency_score: Mapped[int | None]
+    monetary_score: Mapped[int | None]
+    lifetime_value: Mapped[Decimal | None]
+    churn_risk: Mapped[float | None]
+    csat_average: Mapped[float | None]
+    last_nps_score: Mapped[int | None]
+    # Set when this customer was merged into another; such a customer no longer resolves.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Consent(Base):
+    __tablename__ = "consent"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel), primary_key=True)
+    granted: Mapped[bool]
+    source: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LifecycleTransition(Base):
+    __tablename__ = "lifecycle_transition"
+    __table_args__ = (Index("ix_lifecycle_transition_customer", "customer_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    from_stage: Mapped[LifecycleStage | None] = mapped_column(enum_column(LifecycleStage))
+    to_stage: Mapped[LifecycleStage] = mapped_column(enum_column(LifecycleStage))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceTierChange(Base):
+    __tablename__ = "service_tier_change"
+    __table_args__ = (Index("ix_service_tier_change_customer", "customer_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    from_tier: Mapped[ServiceTier | None] = mapped_column(enum_column(ServiceTier))
+    to_tier: Mapped[ServiceTier] = mapped_column(enum_column(ServiceTier))
+    pinned: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "customer_order"
+    __table_args__ = (Index("ix_customer_order_customer", "customer_id", "occurred_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    # The amount converted to the base currency at the configured rate when recorded.
+    amount_base: Mapped[Decimal]
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    occurred_at: Mapped[datetime]
+    items: Mapped[list] = mapped_column(default=list)
+    points_earned: Mapped[int] = mapped_column(default=0)
+    # SHA-256 of the canonical payload: decides "same order" versus IDEMPOTENCY_MISMATCH.
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerMerge(Base):
+    __tablename__ = "customer_merge"
+    __table_args__ = (UniqueConstraint("duplicate_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    primary_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id"), index=True)
+    duplicate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id"))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    # What the duplicate looked like and what moved: the audit trail of the merge.
+    summary: Mapped[dict] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

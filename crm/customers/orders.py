@@ -1,0 +1,113 @@
+"""Recording orders: idempotent, exact money, metrics and rules in the same transaction."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timezone
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm import events
+from crm.customers import rfm, rules
+from crm.customers.models import Customer, Order
+from crm.customers.money import to_base
+from crm.customers.schemas import OrderRecordSchema
+from crm.customers.services import require_customer
+from crm.db import money_places, transaction, utcnow
+from crm.errors import DomainError
+
+# Order hooks of other domains (loyalty earns points): f(session, order, customer), run in the
+# order's transaction, only the first time an order is recorded.
+ORDER_RECORDED_HOOKS: list = []
+
+
+@dataclass
+class OrderResult:
+    order: Order
+    customer: Customer
+    created: bool
+
+
+def _payload_hash(customer_id: uuid.UUID, values: dict) -> str:
+    canonical = {
+        "customerId": str(customer_id), "amount": str(values["amount"].normalize()), "currency": values["currency"],
+        "channel": values["channel"].value,
+        "occurredAt": values["occurred_at"].astimezone(timezone.utc).isoformat(), "items": values["items"],
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _existing(session: Session, external_id: str, payload_hash: str) -> Order | None:
+    order = session.scalars(select(Order).where(Order.external_id == external_id)).first()
+    if order is None:
+        return None
+    if order.payload_hash != payload_hash:
+        raise DomainError("IDEMPOTENCY_MISMATCH",
+                          "An order with this externalId was already recorded with different details.", "externalId")
+    return order
+
+
+def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor: str | None) -> OrderResult:
+    """Record an order once per externalId; a replay with the same payload returns the original."""
+    values = OrderRecordSchema().load(data)
+    digest = _payload_hash(customer_id, values)
+    config = current_app.config
+    with transaction(session):
+        existing = _existing(session, values["external_id"], digest)
+        if existing is not None:
+            return OrderResult(existing, session.get(Customer, existing.customer_id), created=False)
+        customer = require_customer(session, customer_id, for_update=True)
+        amount_base = to_base(values["amount"], values["currency"], base_currency=config["BASE_CURRENCY"],
+                              rates=config["CURRENCY_RATES"])
+        order = Order(id=uuid.uuid4(), external_id=values["external_id"], customer_id=customer.id,
+                      amount=values["amount"], currency=values["currency"], amount_base=amount_base,
+                      channel=values["channel"], occurred_at=values["occurred_at"], items=values["items"],
+                      payload_hash=digest, created_at=utcnow())
+        session.add(order)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            # A concurrent request recorded the same externalId first: answer as a replay.
+            existing = _existing(session, values["external_id"], digest)
+            return OrderResult(existing, session.get(Customer, existing.customer_id), created=False)
+        add_order_to_metrics(customer, order)
+        rfm.score_customer(session, customer)
+        rules.apply_stage_rules(session, customer, rules.StageRuleSettings.from_config(config), at=order.occurred_at)
+        rules.apply_tier_rules(session, customer, rules.TierRuleSettings.from_config(config))
+        for hook in ORDER_RECORDED_HOOKS:
+            hook(session, order, customer)
+        customer.updated_at = utcnow()
+        events.emit(session, "order.recorded", orderId=str(order.id), customerId=str(customer.id))
+    return OrderResult(order, customer, created=True)
+
+
+def add_order_to_metrics(customer: Customer, order: Order) -> None:
+    customer.total_spent = customer.total_spent + order.amount_base
+    customer.order_count += 1
+    if customer.first_order_at is None or order.occurred_at < customer.first_order_at:
+        customer.first_order_at = order.occurred_at
+    if customer.last_order_at is None or order.occurred_at > customer.last_order_at:
+        customer.last_order_at = order.occurred_at
+
+
+def recompute_metrics(session: Session, customer: Customer) -> None:
+    """Rebuild order metrics from the orders themselves (after a merge), in exact Decimal."""
+    session.flush()
+    rows = session.execute(select(Order.amount_base, Order.occurred_at).where(Order.customer_id == customer.id)).all()
+    customer.total_spent = sum((amount for amount, _ in rows), start=Decimal(0))
+    customer.order_count = len(rows)
+    customer.first_order_at = min((at for _, at in rows), default=None)
+    customer.last_order_at = max((at for _, at in rows), default=None)
+
+
+def average_order_value(customer: Customer):
+    if customer.order_count == 0:
+        return None
+    return money_places((customer.total_spent / customer.order_count).quantize(Decimal("0.01")))

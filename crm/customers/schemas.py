@@ -1,0 +1,151 @@
+"""Input validation and normalisation for the customer core (marshmallow).
+
+Error messages are what users see; the mutation base class maps a missing
+field to REQUIRED and every other marshmallow error to INVALID.
+"""
+from __future__ import annotations
+
+import re
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+
+from crm.enums import Channel, LifecycleStage
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}$")
+SUBTAG_RE = re.compile(r"^[A-Za-z0-9]{2,8}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_TIMEZONES = zoneinfo.available_timezones()
+
+
+def normalise_email(value: str) -> str:
+    email = value.strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 320:
+        raise ValidationError("Enter a valid email address.")
+    return email
+
+
+def normalise_phone(value: str) -> str:
+    raw = value.strip()
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError("Enter a phone number in international format, e.g. +44 20 7946 0958.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError("This phone number is not valid.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_timezone(value: str) -> str:
+    if value not in _TIMEZONES:
+        raise ValidationError(f"'{value}' is not an IANA time zone name, e.g. Europe/London.")
+    return value
+
+
+def normalise_locale(value: str) -> str:
+    """BCP 47 casing: language lower, script title, region upper ('en_gb' -> 'en-GB')."""
+    head, *rest = value.strip().replace("_", "-").split("-")
+    if not LANGUAGE_RE.match(head) or not all(SUBTAG_RE.match(part) for part in rest):
+        raise ValidationError("Enter a locale such as 'en' or 'en-GB'.")
+    cased = [part.upper() if len(part) == 2 else part.title() if len(part) == 4 else part for part in rest]
+    return "-".join([head.lower(), *cased])
+
+
+class _Normalised(fields.String):
+    """A string field that trims and then runs a normaliser; blank means null."""
+
+    def __init__(self, normaliser, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+        self.normaliser = normaliser
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text is None or not text.strip():
+            return None
+        return self.normaliser(text)
+
+
+class _Name(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        text = text.strip() if text else text
+        if text and len(text) > 200:
+            raise ValidationError("At most 200 characters.")
+        return text or None
+
+
+class _Attributes(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Attributes must be a JSON object.")
+        for key in value:
+            if not isinstance(key, str) or not key or len(key) > 100:
+                raise ValidationError("Attribute keys are non-empty strings of at most 100 characters.")
+        return value
+
+
+class CustomerUpdateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    email = _Normalised(normalise_email)
+    phone = _Normalised(normalise_phone)
+    first_name = _Name(allow_none=True, data_key="firstName")
+    last_name = _Name(allow_none=True, data_key="lastName")
+    birthday = fields.Date(allow_none=True)
+    timezone = fields.String(validate=validate_timezone)
+    locale = _Normalised(normalise_locale)
+    attributes = _Attributes()
+
+
+class CustomerCreateSchema(CustomerUpdateSchema):
+    external_id = _Normalised(lambda v: v.strip(), data_key="externalId")
+    lifecycle_stage = fields.Enum(LifecycleStage, data_key="lifecycleStage")
+
+    @validates_schema
+    def _one_identity(self, data, **kwargs):
+        if not (data.get("email") or data.get("phone") or data.get("external_id")):
+            raise ValidationError("Give at least one of email, phone or externalId.", "email")
+
+
+class OrderRecordSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    external_id = fields.String(required=True, data_key="externalId")
+    amount = fields.Raw(required=True)
+    currency = fields.String(required=True)
+    channel = fields.Enum(Channel, required=True)
+    occurred_at = fields.AwareDateTime(required=True, data_key="occurredAt", default_timezone=None)
+    items = fields.Raw(allow_none=True, load_default=list)
+
+    @post_load
+    def _normalise(self, data, **kwargs):
+        external_id = data["external_id"].strip()
+        if not external_id or len(external_id) > 200:
+            raise ValidationError("An order needs an externalId of 1 to 200 characters.", "externalId")
+        data["external_id"] = external_id
+        try:
+            amount = Decimal(str(data["amount"]))
+        except (InvalidOperation, ValueError):
+            raise ValidationError("Amount must be a decimal number.", "amount") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValidationError("Amount must be zero or more.", "amount")
+        if amount != amount.quantize(Decimal("0.0001")):
+            raise ValidationError("Amount has at most 4 decimal places.", "amount")
+        if amount >= Decimal("100000000000"):
+            raise ValidationError("Amount is too large.", "amount")
+        data["amount"] = amount
+        currency = data["currency"].strip().upper()
+        if not CURRENCY_RE.match(currency):
+            raise ValidationError("Currency is a three-letter ISO 4217 code, e.g. EUR.", "currency")
+        data["currency"] = currency
+        items = data.get("items")
+        if items is None:
+            data["items"] = []
+        elif not isinstance(items, list):
+            raise ValidationError("Items must be a JSON list.", "items")
+        return data

@@ -1,0 +1,157 @@
+"""Database plumbing: declarative base, portable column types, session per app context."""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask import current_app, g
+from sqlalchemy import JSON, BigInteger, DateTime, MetaData, Uuid, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored in UTC, always returned timezone-aware (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not accepted; pass an aware datetime")
+        value = value.astimezone(timezone.utc)
+        # SQLite compares datetimes as text: store them naive so every row has one shape.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+MONEY_SCALE = Decimal("10000")
+
+
+class Money(TypeDecorator):
+    """Exact decimal money stored as an integer count of 1/10,000 units.
+
+    SQLite has no exact decimal type; a scaled integer sums, sorts and compares
+    exactly on both PostgreSQL and SQLite.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        scaled = Decimal(value) * MONEY_SCALE
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than 4 decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return money_places(Decimal(int(value)).scaleb(-4))
+
+
+CENT = Decimal("0.01")
+
+
+def money_places(value: Decimal) -> Decimal:
+    """Two decimal places, or up to four when the value needs them: 12.5 -> 12.50, 0.0061 -> 0.0061."""
+    cents = value.quantize(CENT)
+    return cents if cents == value else value.normalize()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        Decimal: Money(),
+        uuid.UUID: Uuid(),
+        dict: JSON(),
+        list: JSON(),
+    }
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def make_engine(url: str) -> Engine:
+    kwargs: dict = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    return engine
+
+
+def init_app(app) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["crm.engine"] = engine
+    app.extensions["crm.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["crm.engine"]
+
+
+def get_session() -> Session:
+    """The session of the current app context (one per request, job or command)."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["crm.sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(_exc) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def transaction(session: Session):
+    """The one transaction of a public service function: commit on success, roll back on error."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def lock_for_update(stmt, session: Session):
+    """Row lock on PostgreSQL; SQLite serialises writers itself."""
+    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt

@@ -1,0 +1,59 @@
+"""The outbox: jobs written in the same transaction as the change that causes them.
+
+A row here is the durable promise that a job will run. After the transaction
+commits, ``relay`` moves pending rows onto RQ; if Redis is down they stay
+pending and ``crm worker`` relays them when it is back. Jobs are safe to run
+twice, so a relay that dies between enqueue and marking is harmless.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, event, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from crm.db import Base, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxEntry(Base):
+    __tablename__ = "outbox_entry"
+    __table_args__ = (Index("ix_outbox_pending", "dispatched_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    func: Mapped[str] = mapped_column(String(200))  # dotted path of the job function
+    args: Mapped[list] = mapped_column(default=list)
+    queue: Mapped[str] = mapped_column(String(64), default="default")
+    job_id: Mapped[str | None] = mapped_column(String(200))
+    run_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dispatched_at: Mapped[datetime | None]
+
+
+def enqueue_after_commit(session: Session, func: str, *args, queue: str = "default",
+                         job_id: str | None = None, run_at: datetime | None = None) -> OutboxEntry:
+    """Schedule ``func(*args)`` to run once this session's transaction commits.
+
+    Arguments must be JSON (ids as strings): jobs reload state from the database.
+    """
+    entry = OutboxEntry(func=func, args=list(args), queue=queue, job_id=job_id, run_at=run_at)
+    session.add(entry)
+    session.info["outbox_dirty"] = True
+    return entry
+
+
+def pending(session: Session, limit: int):
+    stmt = select(OutboxEntry).where(OutboxEntry.dispatched_at.is_(None)).order_by(OutboxEntry.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.scalars(stmt).all()
+
+
+@event.listens_for(Session, "after_commit")
+def _relay_after_commit(session: Session) -> None:
+    if session.info.pop("outbox_dirty", False):
+        hook = session.info.get("after_commit_relay")
+        if hook is not None:
+            hook()

@@ -1,0 +1,163 @@
+"""RQ plumbing: connection, named queues, JSON jobs, the outbox relay and periodic work.
+
+With ``CRM_REDIS_URL`` unset the app uses an embedded Redis stand-in
+(fakeredis) and ``start_embedded_worker`` runs jobs in a background thread, so
+the demo sends its follow-ups with nothing else installed.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from datetime import timezone
+
+import redis
+from flask import Flask, current_app
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+
+from crm.db import utcnow
+from crm.outbox import pending
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("high", "default", "messages", "segments", "maintenance")
+
+# (name, dotted job path, config key of its interval in seconds). Domains append at composition.
+PERIODIC_JOBS: list[tuple[str, str, str]] = [
+    ("rfm-refresh", "crm.customers.jobs.refresh_rfm_scores", "RFM_REFRESH_INTERVAL"),
+]
+
+
+def init_app(app: Flask) -> None:
+    url = app.config["REDIS_URL"]
+    if url:
+        connection = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        app.extensions["crm.redis_embedded"] = False
+    else:
+        import fakeredis
+
+        connection = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        app.extensions["crm.redis_embedded"] = True
+    app.extensions["crm.redis"] = connection
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    return (app or current_app).extensions["crm.redis"]
+
+
+def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}; known: {', '.join(QUEUE_NAMES)}")
+    return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
+
+
+def resolve(func_path: str):
+    module, _, name = func_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def relay_outbox(app: Flask, limit: int = 500) -> int:
+    """Move pending outbox rows onto their queues. Returns how many were relayed."""
+    sessionmaker = app.extensions["crm.sessionmaker"]
+    relayed = 0
+    with sessionmaker() as session:
+        try:
+            for entry in pending(session, limit):
+                queue = get_queue(entry.queue, app)
+                kwargs = {"job_id": entry.job_id or f"outbox-{entry.id}", "result_ttl": 3600, "failure_ttl": 7 * 86400}
+                if entry.run_at is not None and entry.run_at > utcnow():
+                    queue.enqueue_at(entry.run_at.astimezone(timezone.utc), entry.func, *entry.args, **kwargs)
+                else:
+                    queue.enqueue(entry.func, *entry.args, **kwargs)
+                entry.dispatched_at = utcnow()
+                relayed += 1
+            session.commit()
+        except redis.exceptions.ConnectionError as exc:
+            # Keep what was marked so far; the rest waits for the next relay.
+            session.commit()
+            log.warning("outbox relay paused, Redis unreachable: %s", exc)
+    return relayed
+
+
+def run_periodic_jobs(app: Flask) -> list[str]:
+    """Enqueue each periodic job at most once per interval across every worker process."""
+    started = []
+    connection = get_redis(app)
+    for name, func, interval_key in PERIODIC_JOBS:
+        interval = int(app.config[interval_key])
+        if connection.set(f"crm:periodic:{name}", "1", nx=True, ex=interval):
+            get_queue("maintenance", app).enqueue(func, job_id=f"periodic-{name}-{int(time.time())}")
+            started.append(name)
+    return started
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job inside an app context, so jobs can use the database session."""
+
+    app: Flask
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        with self.app.app_context():
+            return super().perform_job(job, queue)
+
+
+class EmbeddedWorker(AppWorker):
+    """The in-process worker: runs in a thread, where signals and alarms are unavailable."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
+def make_worker(app: Flask, queue_names=QUEUE_NAMES, embedded: bool = False) -> AppWorker:
+    cls = EmbeddedWorker if embedded else AppWorker
+    queues = [get_queue(name, app) for name in queue_names]
+    worker = cls(queues, connection=get_redis(app), serializer=JSONSerializer)
+    worker.app = app
+    return worker
+
+
+def run_maintenance_loop(app: Flask, stop: threading.Event) -> None:
+    """Relay the outbox and start periodic jobs until ``stop`` is set."""
+    interval = float(app.config["OUTBOX_RELAY_INTERVAL"])
+    while not stop.is_set():
+        try:
+            with app.app_context():
+                relay_outbox(app)
+                run_periodic_jobs(app)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("maintenance round failed")
+        stop.wait(interval)
+
+
+def work_once(app: Flask) -> None:
+    """One round of the embedded worker: due scheduled jobs, then everything queued."""
+    connection = get_redis(app)
+    scheduler = RQScheduler(QUEUE_NAMES, connection=connection, serializer=JSONSerializer)
+    scheduler.enqueue_scheduled_jobs()
+    make_worker(app, embedded=True).work(burst=True, logging_level="WARNING")
+
+
+def start_embedded_worker(app: Flask, poll_seconds: float = 1.0) -> threading.Event:
+    """Start the in-process worker thread; set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                with app.app_context():
+                    relay_outbox(app)
+                    run_periodic_jobs(app)
+                work_once(app)
+            except Exception:
+                log.exception("embedded worker round failed")
+            stop.wait(poll_seconds)
+
+    threading.Thread(target=loop, name="crm-embedded-worker", daemon=True).start()
+    return stop
