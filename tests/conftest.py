@@ -1,0 +1,200 @@
+"""Fixtures: a real database (PostgreSQL by default, SQLite with CRM_TEST_DATABASE_URL=sqlite)
+and a real Redis, one app for the session, every table emptied between tests.
+
+- CRM_TEST_DATABASE_URL: a PostgreSQL server URL (a fresh database is created on it and
+  dropped afterwards) or "sqlite" (a temporary file). Default: postgresql on 127.0.0.1.
+- CRM_TEST_REDIS_URL: default redis://127.0.0.1:6379/15 (flushed between tests).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from crm import create_app
+from crm.auth.services import create_staff, create_token
+from crm.db import Base
+from crm.enums import Role
+from crm.migrate import upgrade
+from crm.models import Base as _all_models  # noqa: F401  (registers every table)
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def _create_pg_database(server_url: str) -> tuple[str, callable]:
+    name = f"crm_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@contextmanager
+def fresh_database(tmp_path_factory):
+    """An empty database of the configured kind; yields its URL."""
+    configured = os.environ.get("CRM_TEST_DATABASE_URL", DEFAULT_PG)
+    if configured.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("db") / "crm.sqlite"
+        yield f"sqlite:///{path}"
+        return
+    url, drop = _create_pg_database(configured)
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with fresh_database(tmp_path_factory) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("CRM_TEST_REDIS_URL", DEFAULT_REDIS)
+    redis_lib.Redis.from_url(url).ping()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, tmp_path_factory):
+    app = create_app({
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "TESTING": True, "SECRET_KEY": "test",
+    })
+    app.instance_path = str(tmp_path_factory.mktemp("instance"))
+    return app
+
+
+def _empty_tables(engine) -> None:
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    _empty_tables(app.extensions["crm.engine"])
+    app.extensions["crm.redis"].flushdb()
+    saved = dict(app.config)
+    yield
+    app.config.clear()
+    app.config.update(saved)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context with its session, for calling services directly."""
+    with app.app_context():
+        from crm.db import get_session
+        yield get_session()
+
+
+class Api:
+    """Posts GraphQL as a given token; returns the parsed JSON body."""
+
+    def __init__(self, client, tokens):
+        self.client = client
+        self.tokens = tokens
+        self.last_status = None
+
+    def __call__(self, query: str, variables: dict | None = None, *, as_: str = "admin", status: int = 200):
+        headers = {"Authorization": f"Bearer {self.tokens[as_]}"} if as_ else {}
+        response = self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        self.last_status = response.status_code
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.get_json()
+
+    def data(self, query: str, variables: dict | None = None, *, as_: str = "admin") -> dict:
+        body = self(query, variables, as_=as_)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+def staff(app):
+    """One staff user per staff role, keyed by role name in lower case."""
+    with app.app_context():
+        from crm.db import get_session
+        session = get_session()
+        people = {}
+        for role, name in ((Role.ADMIN, "Ada Admin"), (Role.ACCOUNT_MANAGER, "Mia Manager"),
+                           (Role.SUPPORT_AGENT, "Sam Support"), (Role.MARKETER, "Max Marketer")):
+            user = create_staff(session, name=name, email=f"{role.value.lower()}@example.com", role=role)
+            people[role.value.lower()] = user
+        return people
+
+
+@pytest.fixture
+def tokens(app, staff):
+    """Tokens for every staff role and for INTEGRATION, keyed admin / account_manager / ... / integration."""
+    with app.app_context():
+        from crm.db import get_session
+        session = get_session()
+        out = {}
+        for key, user in staff.items():
+            out[key] = create_token(session, role=user.role, staff_email=user.email)[1]
+        out["integration"] = create_token(session, role=Role.INTEGRATION, label="shop")[1]
+        return out
+
+
+@pytest.fixture
+def api(client, tokens):
+    return Api(client, tokens)
+
+
+@pytest.fixture
+def portal_token(app, tokens):
+    """Make a PORTAL token for a customer id (raw UUID); returns the token."""
+    def make(customer_id) -> str:
+        with app.app_context():
+            from crm.db import get_session
+            return create_token(get_session(), role=Role.PORTAL, customer_id=customer_id)[1]
+    return make
+
+
+@pytest.fixture
+def count_statements(app):
+    """Context manager counting SQL statements sent to the database."""
+    @contextmanager
+    def counting():
+        engine = app.extensions["crm.engine"]
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+    return counting
