@@ -3,7 +3,8 @@ and a real Redis, one app for the session, every table emptied between tests.
 
 - CRM_TEST_DATABASE_URL: a PostgreSQL server URL (a fresh database is created on it and
   dropped afterwards) or "sqlite" (a temporary file). Default: postgresql on 127.0.0.1.
-- CRM_TEST_REDIS_URL: default redis://127.0.0.1:6379/15 (flushed between tests).
+- CRM_TEST_REDIS_URL: default redis://127.0.0.1:6379/<1..15, by process id>, flushed between
+  tests; the number varies so that parallel runs on one machine do not flush each other.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from crm.migrate import upgrade
 from crm.models import Base as _all_models  # noqa: F401  (registers every table)
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+DEFAULT_REDIS = f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
 
 
 def _create_pg_database(server_url: str) -> tuple[str, callable]:

@@ -60,21 +60,24 @@ def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor:
     config = current_app.config
     with transaction(session):
         existing = _existing(session, values["external_id"], digest)
+        if existing is None:
+            customer = require_customer(session, customer_id, for_update=True)
+            # Replays of one order queue on the customer lock; look again once we hold it.
+            existing = _existing(session, values["external_id"], digest)
         if existing is not None:
             return OrderResult(existing, session.get(Customer, existing.customer_id), created=False)
-        customer = require_customer(session, customer_id, for_update=True)
         amount_base = to_base(values["amount"], values["currency"], base_currency=config["BASE_CURRENCY"],
                               rates=config["CURRENCY_RATES"])
         order = Order(id=uuid.uuid4(), external_id=values["external_id"], customer_id=customer.id,
                       amount=values["amount"], currency=values["currency"], amount_base=amount_base,
                       channel=values["channel"], occurred_at=values["occurred_at"], items=values["items"],
                       payload_hash=digest, created_at=utcnow())
-        session.add(order)
         try:
             with session.begin_nested():
-                session.flush()
+                session.add(order)
         except IntegrityError:
-            # A concurrent request recorded the same externalId first: answer as a replay.
+            # The same externalId was committed for another customer meanwhile: answer as a replay would.
+            session.expunge(order)
             existing = _existing(session, values["external_id"], digest)
             return OrderResult(existing, session.get(Customer, existing.customer_id), created=False)
         add_order_to_metrics(customer, order)
