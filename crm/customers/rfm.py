@@ -32,6 +32,9 @@ def _quintile(below: int, total: int) -> int:
 
 def score_customer(session: Session, customer: Customer) -> None:
     """Score one customer against the current base (helper: flushes, never commits)."""
+    if customer.order_count == 0:
+        customer.recency_score = customer.frequency_score = customer.monetary_score = None
+        return
     session.flush()
     total = session.scalar(select(func.count()).where(_buyers()))
     counts = session.execute(select(*[
