@@ -53,7 +53,23 @@ def pending(session: Session, limit: int):
 
 @event.listens_for(Session, "after_commit")
 def _relay_after_commit(session: Session) -> None:
+    # Releasing a savepoint fires after_commit too; the rows are not visible to the relay until
+    # the outermost transaction commits, so keep the flag until then.
+    if session.in_nested_transaction():
+        return
     if session.info.pop("outbox_dirty", False):
         hook = session.info.get("after_commit_relay")
         if hook is not None:
-            hook()
+            try:
+                hook()
+            except Exception:
+                # The change is committed and its rows are pending: the next relay delivers them.
+                # Raising here would report a committed write as failed.
+                log.exception("outbox relay after commit failed; rows stay pending")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction) -> None:
+    # Rows added in a rolled-back outermost transaction are gone; nothing is left to relay.
+    if previous_transaction.parent is None:
+        session.info.pop("outbox_dirty", None)

@@ -77,10 +77,11 @@ def relay_outbox(app: Flask, limit: int = 500) -> int:
                 entry.dispatched_at = utcnow()
                 relayed += 1
             session.commit()
-        except redis.exceptions.ConnectionError as exc:
-            # Keep what was marked so far; the rest waits for the next relay.
+        except redis.exceptions.RedisError as exc:
+            # Unreachable, timing out or refusing writes: keep what was marked so far; the rest
+            # waits for the next relay.
             session.commit()
-            log.warning("outbox relay paused, Redis unreachable: %s", exc)
+            log.warning("outbox relay paused, Redis failed: %s: %s", exc.__class__.__name__, exc)
     return relayed
 
 
@@ -90,8 +91,13 @@ def run_periodic_jobs(app: Flask) -> list[str]:
     connection = get_redis(app)
     for name, func, interval_key in PERIODIC_JOBS:
         interval = int(app.config[interval_key])
-        if connection.set(f"crm:periodic:{name}", "1", nx=True, ex=interval):
-            get_queue("maintenance", app).enqueue(func, job_id=f"periodic-{name}-{int(time.time())}")
+        lock = f"crm:periodic:{name}"
+        if connection.set(lock, "1", nx=True, ex=interval):
+            try:
+                get_queue("maintenance", app).enqueue(func, job_id=f"periodic-{name}-{int(time.time())}")
+            except Exception:
+                connection.delete(lock)  # not started: let the next round try again
+                raise
             started.append(name)
     return started
 
@@ -140,7 +146,12 @@ def work_once(app: Flask) -> None:
     """One round of the embedded worker: due scheduled jobs, then everything queued."""
     connection = get_redis(app)
     scheduler = RQScheduler(QUEUE_NAMES, connection=connection, serializer=JSONSerializer)
-    scheduler.enqueue_scheduled_jobs()
+    # enqueue_scheduled_jobs only looks at the registries of queues whose scheduler lock is held.
+    scheduler.acquire_locks()
+    try:
+        scheduler.enqueue_scheduled_jobs()
+    finally:
+        scheduler.release_locks()
     make_worker(app, embedded=True).work(burst=True, logging_level="WARNING")
 
 

@@ -77,7 +77,8 @@ def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor:
                 session.add(order)
         except IntegrityError:
             # The same externalId was committed for another customer meanwhile: answer as a replay would.
-            session.expunge(order)
+            if order in session:
+                session.expunge(order)
             existing = _existing(session, values["external_id"], digest)
             return OrderResult(existing, session.get(Customer, existing.customer_id), created=False)
         add_order_to_metrics(customer, order)

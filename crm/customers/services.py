@@ -93,10 +93,10 @@ def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, act
     with transaction(session):
         customer = require_customer(session, customer_id, "id", for_update=True)
         _check_unique(session, values, exclude_id=customer.id)
-        identity_after = {attr: values.get(attr, getattr(customer, attr)) for attr in ("email", "phone", "external_id")}
-        if not any(identity_after.values()):
-            raise DomainError("REQUIRED", "A customer keeps at least one of email, phone or externalId.",
-                              next(f for a, f in (("email", "email"), ("phone", "phone")) if a in values))
+        identity_after = [values.get(attr, getattr(customer, attr)) for attr in ("email", "phone", "external_id")]
+        if not any(identity_after):
+            cleared = "email" if "email" in values else "phone"
+            raise DomainError("REQUIRED", "A customer keeps at least one of email, phone or externalId.", cleared)
         for attr in ("email", "phone", "birthday", "timezone", "locale"):
             if attr in values:
                 setattr(customer, attr, values[attr])
