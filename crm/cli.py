@@ -161,6 +161,25 @@ def tokens_create(role, staff_email, customer, label):
     click.echo(token)
 
 
+@tokens_group.command("revoke")
+@click.argument("token_id")
+@with_appcontext
+def tokens_revoke(token_id):
+    """Revoke a token by its id (printed when it was created); it stops working at once."""
+    import uuid as uuid_lib
+
+    from crm.auth.services import revoke_token
+    from crm.db import get_session
+    from crm.errors import DomainError
+    try:
+        row = revoke_token(get_session(), token_id=uuid_lib.UUID(token_id.strip()))
+    except ValueError:
+        raise click.ClickException(f"INVALID (tokenId): {token_id!r} is not a token id.") from None
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"token {row.id} ({row.role.value}) revoked at {row.revoked_at.isoformat()}")
+
+
 @click.group("customers")
 def customers_group():
     """Customer maintenance."""

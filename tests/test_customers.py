@@ -31,7 +31,12 @@ def test_create_normalises_email_phone_and_locale(api):
 
 def test_default_timezone_comes_from_config(api, app):
     app.config["DEFAULT_TIMEZONE"] = "Europe/Paris"
-    assert create_customer(api, externalId="ext-1")["timezone"] == "Europe/Paris"
+    customer = create_customer(api, externalId="ext-1", timezone="Asia/Tokyo")
+    assert customer["timezone"] == "Asia/Tokyo"
+    reset = api.data(UPDATE, {"id": customer["id"], "input": {"timezone": None}})["customerUpdate"]
+    assert reset == {"customer": {"email": None, "phone": None, "firstName": None, "lastName": None,
+                                  "timezone": "Europe/Paris", "locale": None, "birthday": None, "attributes": {}},
+                     "errors": []}
 
 
 def test_email_is_unique_case_insensitively(api):
@@ -50,7 +55,7 @@ def test_external_id_is_unique(api):
 
 def test_one_identity_is_required(api):
     errors = errors_of(api, CREATE, {"input": {"firstName": "Nobody"}}, "customerCreate")
-    assert errors == [{"field": "email", "code": "INVALID",
+    assert errors == [{"field": "email", "code": "REQUIRED",
                        "message": "Give at least one of email, phone or externalId."}]
 
 

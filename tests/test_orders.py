@@ -181,3 +181,16 @@ def test_concurrent_replays_of_one_order_record_it_once(api, app):
                        {"id": customer["id"]})["customer"]["metrics"]
     assert metrics == {"orderCount": 1, "totalSpent": "10.00"}
     assert raw_id(order_ids.pop())
+
+
+def test_rfm_refresh_stores_whole_quintiles_for_a_larger_base(api, runner):
+    ids = []
+    for index in range(12):
+        customer = create_customer(api, externalId=f"q-{index}")
+        ids.append(customer["id"])
+        record_order(api, customer["id"], f"q-{index}", amount=str(index + 1), occurred_at=iso(30 - index))
+    assert runner.invoke(args=["customers", "refresh-rfm"]).exit_code == 0
+    monetary = [api.data("query($id: ID!) { customer(id: $id) { metrics { monetaryScore } } }",
+                         {"id": cid})["customer"]["metrics"]["monetaryScore"] for cid in ids]
+    # 1 + 5 * below // 12 for below = 0..11
+    assert monetary == [1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 5]

@@ -1,6 +1,8 @@
 """The one mutation base class: permissions, domain and validation errors as data, rollback on failure."""
 from __future__ import annotations
 
+import inspect
+
 import graphene
 from graphene.types.mutation import MutationOptions
 from marshmallow import ValidationError
@@ -58,7 +60,7 @@ class BaseMutation(graphene.Mutation):
         if _meta is None:
             _meta = BaseMutationOptions(cls)
         _meta.permissions = tuple(permissions)
-        doc = description or (cls.__doc__ or "").strip() or None
+        doc = description or inspect.cleandoc(cls.__doc__ or "").replace("\n", " ") or None
         super().__init_subclass_with_meta__(_meta=_meta, description=describe(doc, _meta.permissions), **options)
 
     @classmethod

@@ -16,6 +16,9 @@ EVERYONE = tuple(Role)
 STAFF = STAFF_ROLES
 READ_CUSTOMERS = (*STAFF_ROLES, Role.INTEGRATION)
 MANAGE_CUSTOMERS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
+# Roles that see a customer's email and phone masked. They can neither search nor look up by them,
+# or they could recover the hidden values one character at a time.
+PII_MASKED = (Role.MARKETER,)
 
 
 def roles_text(roles: Iterable[Role]) -> str:
@@ -36,9 +39,9 @@ class PermissionField(graphene.Field):
     """A root field usable only by ``roles``; anyone else gets a FORBIDDEN GraphQL error."""
 
     def __init__(self, type_, *args, roles: Iterable[Role], description: str | None = None,
-                 portal_note: str | None = None, **kwargs):
+                 note: str | None = None, **kwargs):
         self.roles = tuple(roles)
-        super().__init__(type_, *args, description=describe(description, self.roles, portal_note), **kwargs)
+        super().__init__(type_, *args, description=describe(description, self.roles, note), **kwargs)
 
     def wrap_resolve(self, parent_resolver):
         resolver = super().wrap_resolve(parent_resolver)

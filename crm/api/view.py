@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import Blueprint, current_app, jsonify, request
 from graphql import GraphQLError, execute, parse, validate
@@ -63,8 +64,10 @@ def run_graphql(body: dict, viewer: Viewer):
     try:
         document = parse(query, max_tokens=int(config["GRAPHQL_MAX_TOKENS"]))
     except GraphQLError as error:
-        if "token limit" in error.message.lower():
+        # graphql-core says "Syntax Error: Document contains more than N tokens. Parsing aborted."
+        if re.search(r"contains more than \d+ tokens", error.message):
             error.message = f"Token limit: the document has more than {config['GRAPHQL_MAX_TOKENS']} tokens."
+            error.extensions = {"code": "TOKEN_LIMIT"}
         return {"errors": [format_error(error, production)]}, 400
     errors = validate(schema, document, validation_rules(config))
     if errors:
@@ -111,6 +114,8 @@ def healthz():
         checks["redis"] = "ok (embedded)" if current_app.extensions["crm.redis_embedded"] else "ok"
     except Exception as exc:
         checks["redis"] = f"down: {exc.__class__.__name__}: {exc}"
+    if current_app.config["PRODUCTION"]:
+        checks = {name: "ok" if value.startswith("ok") else "down" for name, value in checks.items()}
     healthy = all(v.startswith("ok") for v in checks.values())
     return jsonify({"status": "ok" if healthy else "down", "checks": checks}), 200 if healthy else 503
 

@@ -51,7 +51,7 @@ def refresh_all(session: Session) -> int:
         total = select(func.count()).where(_buyers()).scalar_subquery()
         for attr, column in _DIMENSIONS:
             below = func.rank().over(order_by=column.asc()) - 1
-            ranked = (select(Customer.id.label("cid"), (1 + (5 * below) / total).label("score"))
+            ranked = (select(Customer.id.label("cid"), (1 + (5 * below) // total).label("score"))
                       .where(_buyers()).subquery())
             score = case((ranked.c.score > 5, 5), else_=ranked.c.score)
             session.execute(update(Customer).where(Customer.id == ranked.c.cid).values({attr: score}))

@@ -10,7 +10,7 @@ import zoneinfo
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
 from crm.enums import Channel, LifecycleStage
 
@@ -96,7 +96,7 @@ class CustomerUpdateSchema(Schema):
     first_name = _Name(allow_none=True, data_key="firstName")
     last_name = _Name(allow_none=True, data_key="lastName")
     birthday = fields.Date(allow_none=True)
-    timezone = fields.String(validate=validate_timezone)
+    timezone = fields.String(validate=validate_timezone, allow_none=True)  # null: the default zone
     locale = _Normalised(normalise_locale)
     attributes = _Attributes()
 
@@ -105,10 +105,6 @@ class CustomerCreateSchema(CustomerUpdateSchema):
     external_id = _Normalised(lambda v: v.strip(), data_key="externalId")
     lifecycle_stage = fields.Enum(LifecycleStage, data_key="lifecycleStage")
 
-    @validates_schema
-    def _one_identity(self, data, **kwargs):
-        if not (data.get("email") or data.get("phone") or data.get("external_id")):
-            raise ValidationError("Give at least one of email, phone or externalId.", "email")
 
 
 class OrderRecordSchema(Schema):

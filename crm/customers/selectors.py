@@ -47,6 +47,8 @@ class CustomerFilter:
     account_manager_id: uuid.UUID | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # False for roles that see contact details masked: search then matches names only.
+    search_contact_details: bool = True
 
 
 # Filters whose data belongs to other domains. The segments and loyalty domains
@@ -69,9 +71,11 @@ def apply_filter(stmt, flt: CustomerFilter | None):
         prefix = _escape_like(flt.search.strip().lower()) + "%"
         phone_prefix = _escape_like("".join(ch for ch in flt.search if ch.isdigit() or ch == "+")) + "%"
         full_name = Customer.first_name_key + " " + Customer.last_name_key
-        conditions = [Customer.email.like(prefix, escape="\\"), Customer.first_name_key.like(prefix, escape="\\"),
+        conditions = [Customer.first_name_key.like(prefix, escape="\\"),
                       Customer.last_name_key.like(prefix, escape="\\"), full_name.like(prefix, escape="\\")]
-        if phone_prefix.strip("%+"):
+        if flt.search_contact_details:
+            conditions.append(Customer.email.like(prefix, escape="\\"))
+        if flt.search_contact_details and phone_prefix.strip("%+"):
             conditions.append(Customer.phone.like(phone_prefix if phone_prefix.startswith("+") else "+" + phone_prefix,
                                                   escape="\\"))
         stmt = stmt.where(or_(*conditions))

@@ -65,6 +65,8 @@ def _set_names(customer: Customer, data: dict) -> None:
 def create_customer(session: Session, *, data: dict, actor: str | None) -> Customer:
     """Create a customer from raw input (camelCase keys, validated and normalised here)."""
     values = CustomerCreateSchema().load(data)
+    if not (values.get("email") or values.get("phone") or values.get("external_id")):
+        raise DomainError("REQUIRED", "Give at least one of email, phone or externalId.", "email")
     with transaction(session):
         _check_unique(session, values)
         customer = Customer(

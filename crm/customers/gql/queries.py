@@ -6,10 +6,10 @@ from graphql import GraphQLError
 from crm.api.connections import page_size
 from crm.api.enums import LifecycleStage, OrderDirection, ServiceTier
 from crm.api.ids import parse_id
-from crm.api.permissions import EVERYONE, READ_CUSTOMERS, PermissionField
+from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, PermissionField
 from crm.customers import selectors
 from crm.customers.gql.types import CustomerConnection, Customer, see_customers
-from crm.errors import DomainError
+from crm.errors import DomainError, Forbidden
 
 
 class CustomerOrderField(graphene.Enum):
@@ -39,10 +39,11 @@ def _enum_value(value):
     return getattr(value, "value", value)
 
 
-def parse_filter(raw) -> selectors.CustomerFilter | None:
+def parse_filter(raw, *, masked: bool) -> selectors.CustomerFilter | None:
     if not raw:
         return None
     return selectors.CustomerFilter(
+        search_contact_details=not masked,
         search=raw.get("search"),
         lifecycle_stages=raw.get("lifecycle_stages"),
         service_tiers=raw.get("service_tiers"),
@@ -59,11 +60,13 @@ class CustomerQueries(graphene.ObjectType):
     customer = PermissionField(
         Customer, id=graphene.ID(), email=graphene.String(), external_id=graphene.String(),
         roles=EVERYONE, description="One customer by id, email or externalId (exactly one).",
-        portal_note="A PORTAL token gets null for any customer but its own.")
+        note="A PORTAL token gets null for any customer but its own; roles that see emails masked "
+                    "cannot look up by email.")
     customers = PermissionField(
         graphene.NonNull(CustomerConnection), first=graphene.Int(), after=graphene.String(),
         filter=CustomerFilter(), order_by=CustomerOrderBy(), roles=READ_CUSTOMERS,
-        description="Customers, filtered and ordered (default: newest first), keyset-paginated.")
+        description="Customers, filtered and ordered (default: newest first), keyset-paginated.",
+        note="For roles that see contact details masked, `search` matches names only.")
 
     @staticmethod
     def resolve_customer(root, info, id=None, email=None, external_id=None):
@@ -77,6 +80,8 @@ class CustomerQueries(graphene.ObjectType):
             except DomainError:
                 return None
         else:
+            if email and info.context.viewer.role in PII_MASKED:
+                raise Forbidden(f"The {info.context.viewer.role.value} role sees emails masked and cannot look up by email.")
             customer = selectors.find_customer(session, email=email, external_id=external_id)
         return see_customers(info, customer)
 
@@ -87,7 +92,9 @@ class CustomerQueries(graphene.ObjectType):
         if order_by:
             field = _enum_value(order_by["field"])
             descending = _enum_value(order_by["direction"]) == "DESC"
-        page = selectors.list_customers(info.context.session, first=size, after=after, flt=parse_filter(filter),
+        masked = info.context.viewer.role in PII_MASKED
+        page = selectors.list_customers(info.context.session, first=size, after=after,
+                                        flt=parse_filter(filter, masked=masked),
                                         order_field=field, descending=descending)
         see_customers(info, page.items)
         return page

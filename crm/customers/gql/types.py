@@ -13,7 +13,7 @@ from graphene import relay
 
 from crm.api.connections import connection_type, empty_page, page_size
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.permissions import READ_CUSTOMERS, MaskedField, mask_email, mask_phone
+from crm.api.permissions import PII_MASKED, READ_CUSTOMERS, MaskedField, mask_email, mask_phone
 from crm.api.scalars import JSON, Decimal
 from crm.auth.gql.types import StaffById, StaffUser
 from crm.customers import models
@@ -133,8 +133,8 @@ class Customer(graphene.ObjectType):
         description = "One customer's whole story. Readable by staff and INTEGRATION; a PORTAL token sees only itself."
 
     external_id = graphene.String()
-    email = MaskedField(graphene.String, mask=mask_email, masked_for=(Role.MARKETER,))
-    phone = MaskedField(graphene.String, mask=mask_phone, masked_for=(Role.MARKETER,), description="E.164.")
+    email = MaskedField(graphene.String, mask=mask_email, masked_for=PII_MASKED)
+    phone = MaskedField(graphene.String, mask=mask_phone, masked_for=PII_MASKED, description="E.164.")
     first_name = graphene.String()
     last_name = graphene.String()
     display_name = graphene.String(required=True)
@@ -183,10 +183,11 @@ class Customer(graphene.ObjectType):
         name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
         if name:
             return name
+        masked = info.context.viewer.role in PII_MASKED
         if customer.email:
-            return mask_email(customer.email) if info.context.viewer.role == Role.MARKETER else customer.email
+            return mask_email(customer.email) if masked else customer.email
         if customer.phone:
-            return mask_phone(customer.phone) if info.context.viewer.role == Role.MARKETER else customer.phone
+            return mask_phone(customer.phone) if masked else customer.phone
         return customer.external_id or "Customer"
 
     @staticmethod

@@ -1,0 +1,134 @@
+"""The example operations in graphql/operations: valid against the schema, and they work."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import OperationDefinitionNode, parse, validate
+
+from crm.api.validation import validation_rules
+from tests.helpers import create_customer, raw_id, record_order
+
+OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+FILES = sorted(OPERATIONS.glob("*.graphql"))
+
+
+def operation(name: str) -> str:
+    return (OPERATIONS / f"{name}.graphql").read_text()
+
+
+def pascal(stem: str) -> str:
+    return "".join(part.capitalize() for part in stem.split("_"))
+
+
+def test_the_example_operations_exist():
+    assert {f.stem for f in FILES} >= {
+        "customer_profile", "customer_list", "customer_transition_stage", "order_record", "customer_update",
+        "customer_set_consent", "customer_merge"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
+def test_operation_is_valid_against_the_schema(app, path):
+    document = parse(path.read_text())
+    schema = app.extensions["crm.schema"].graphql_schema
+    assert validate(schema, document) == []
+    # The server's own limits (depth, aliases) accept it too.
+    assert validate(schema, document, validation_rules(app.config)) == []
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    assert len(operations) == 1, "one operation per file"
+    assert operations[0].name is not None and operations[0].name.value == pascal(path.stem)
+
+
+def post(client, token: str, name: str, variables: dict | None = None) -> dict:
+    response = client.post("/graphql", json={"query": operation(name), "variables": variables or {}},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def test_profile_operation_with_a_portal_token(api, client, tokens, portal_token):
+    customer = create_customer(api, email="ines.moreau@example.org", firstName="Inès", lastName="Moreau",
+                               phone="+33 6 12 34 56 78", timezone="Europe/Paris", locale="fr-FR",
+                               attributes={"source": "web", "interests": ["hiking"]})
+    for n in range(6):
+        record_order(api, customer["id"], f"web-{n}", amount="49.90",
+                     occurred_at=f"2026-0{n + 1}-10T10:00:00+01:00")
+    consent = {"customerId": customer["id"], "channel": "EMAIL", "granted": True, "source": "signup"}
+    assert post(client, tokens["admin"], "customer_set_consent", consent)["customerSetConsent"]["errors"] == []
+
+    data = post(client, portal_token(raw_id(customer["id"])), "customer_profile")
+
+    assert data["viewer"]["role"] == "PORTAL"
+    me = data["viewer"]["customer"]
+    assert me["id"] == customer["id"]
+    assert (me["displayName"], me["email"], me["phone"]) == ("Inès Moreau", "ines.moreau@example.org", "+33612345678")
+    assert me["attributes"] == {"source": "web", "interests": ["hiking"]}
+    assert me["consents"] == [{"channel": "EMAIL", "granted": True, "source": "signup",
+                               "updatedAt": me["consents"][0]["updatedAt"]}]
+    assert me["lifecycleStage"] == "DEVELOPING"
+    assert me["metrics"]["orderCount"] == 6 and me["metrics"]["totalSpent"] == "299.40"
+    assert isinstance(me["loyalty"]["balance"], int) and me["loyalty"]["tier"]["name"]
+    orders = me["orders"]
+    assert orders["totalCount"] == 6 and orders["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["externalId"] for e in orders["edges"]] == ["web-5", "web-4", "web-3", "web-2", "web-1"]
+    assert orders["edges"][0]["node"]["amount"] == "49.90"
+
+
+def test_list_operation_pages_with_an_admin_token(api, client, tokens):
+    spent = {"ann@example.com": "300.00", "bob@example.com": "100.00", "cy@example.com": "200.00"}
+    for email, amount in spent.items():
+        customer = create_customer(api, email=email)
+        record_order(api, customer["id"], f"o-{email}", amount=amount)
+    create_customer(api, email="lead@example.com")  # no orders: LEAD, filtered out below
+
+    variables = {"first": 2, "filter": {"lifecycleStages": ["NEW"]},
+                 "orderBy": {"field": "TOTAL_SPENT", "direction": "DESC"}}
+    first = post(client, tokens["admin"], "customer_list", variables)["customers"]
+    assert first["totalCount"] == 3
+    assert [e["node"]["email"] for e in first["edges"]] == ["ann@example.com", "cy@example.com"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    node = first["edges"][0]["node"]
+    assert node["lifecycleStage"] == "NEW" and node["serviceTier"] == "STANDARD"
+    assert node["metrics"]["totalSpent"] == "300.00" and node["metrics"]["baseCurrency"] == "EUR"
+
+    rest = post(client, tokens["admin"], "customer_list",
+                {**variables, "after": first["pageInfo"]["endCursor"]})["customers"]
+    assert [e["node"]["email"] for e in rest["edges"]] == ["bob@example.com"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+
+def test_mutation_operations_work(api, client, tokens):
+    admin = tokens["admin"]
+    primary = create_customer(api, email="ann@example.com", firstName="Ann")
+    duplicate = create_customer(api, phone="+44 20 7946 0958", firstName="Ann")
+
+    recorded = post(client, admin, "order_record", {"input": {
+        "customerId": duplicate["id"], "externalId": "web-1", "amount": "129.90", "currency": "GBP", "channel": "WEB",
+        "occurredAt": "2026-03-01T14:05:00+01:00", "items": [{"sku": "HK-JKT-03", "qty": 1}]}})["orderRecord"]
+    assert recorded["errors"] == [] and recorded["order"]["amount"] == "129.90"
+    assert recorded["customer"]["lifecycleStage"] == "NEW"
+
+    updated = post(client, admin, "customer_update",
+                   {"id": primary["id"], "input": {"locale": "en_gb", "attributes": {"vip": True}}})["customerUpdate"]
+    assert updated["errors"] == []
+    assert (updated["customer"]["locale"], updated["customer"]["attributes"]) == ("en-GB", {"vip": True})
+
+    consent = post(client, admin, "customer_set_consent",
+                   {"customerId": primary["id"], "channel": "SMS", "granted": False})["customerSetConsent"]
+    assert consent["errors"] == [] and consent["customer"]["consents"][0]["granted"] is False
+
+    refused = post(client, admin, "customer_transition_stage",
+                   {"customerId": primary["id"], "toStage": "LOYAL"})["customerTransitionStage"]
+    assert refused["customer"] is None
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("toStage", "INVALID_TRANSITION")]
+    moved = post(client, admin, "customer_transition_stage",
+                 {"customerId": primary["id"], "toStage": "PROSPECT", "reason": "asked for a quote"})
+    history = moved["customerTransitionStage"]["customer"]["lifecycleHistory"]
+    assert [(h["fromStage"], h["toStage"]) for h in history] == [(None, "LEAD"), ("LEAD", "PROSPECT")]
+
+    merged = post(client, admin, "customer_merge",
+                  {"primaryId": primary["id"], "duplicateId": duplicate["id"]})["customerMerge"]
+    assert merged["errors"] == []
+    assert merged["customer"]["phone"] == "+442079460958" and merged["customer"]["metrics"]["orderCount"] == 1
