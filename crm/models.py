@@ -1,7 +1,12 @@
-"""Every model of every domain, imported so the metadata (and Alembic) sees the whole schema."""
+"""Every model of every domain, imported so the metadata (and Alembic) sees the whole schema.
+
+This is a composition point: crm imports the other domains here, as in crm/api/schema.py."""
 from crm.auth.models import ApiToken, StaffUser  # noqa: F401
 from crm.customers.models import (  # noqa: F401
     Consent, Customer, CustomerMerge, LifecycleTransition, Order, ServiceTierChange,
 )
 from crm.db import Base  # noqa: F401
 from crm.outbox import OutboxEntry  # noqa: F401
+from loyalty.models import (  # noqa: F401
+    EarningRule, LedgerEntry, LotConsumption, LoyaltyAccount, LoyaltyTier, Reward, RewardRedemption, TierChange,
+)

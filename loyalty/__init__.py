@@ -1,12 +1,28 @@
-"""Loyalty: points ledger, membership tiers and rewards."""
+"""Loyalty: an append-only points ledger, membership tiers and rewards."""
 
 
 def init_app(app) -> None:
-    """Register this domain's customer filters, order hooks and merge hooks."""
+    """Plug loyalty into the customer core: settings, order and merge hooks, filters, periodic jobs."""
+    from crm.customers.merge import MERGE_HOOKS
+    from crm.customers.orders import ORDER_CLOSED_HOOKS, ORDER_RECORDED_HOOKS
     from crm.customers.selectors import FILTER_PROVIDERS
-    from loyalty.tiers import ENTRY_TIER
-    from sqlalchemy import false
+    from crm.queue import PERIODIC_JOBS
+    from loyalty.earning import earn_for_order, reverse_for_order
+    from loyalty.merge import move_loyalty
+    from loyalty.selectors import loyalty_tier_filter
+    from loyalty.settings import DEFAULTS
 
-    # Until the ledger exists every customer holds the entry tier.
-    FILTER_PROVIDERS.setdefault(
-        "loyalty_tier", lambda stmt, key: stmt if key == ENTRY_TIER.key else stmt.where(false()))
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    for registry, hook in ((ORDER_RECORDED_HOOKS, earn_for_order), (ORDER_CLOSED_HOOKS, reverse_for_order),
+                           (MERGE_HOOKS, move_loyalty)):
+        if hook not in registry:
+            registry.append(hook)
+    FILTER_PROVIDERS["loyalty_tier"] = loyalty_tier_filter
+    for job in (("loyalty-expiry", "loyalty.jobs.expire_points", "LOYALTY_REVIEW_INTERVAL"),
+                ("loyalty-tier-review", "loyalty.jobs.review_tiers", "LOYALTY_REVIEW_INTERVAL"),
+                ("loyalty-verify", "loyalty.jobs.verify_ledger", "LOYALTY_REVIEW_INTERVAL")):
+        if job not in PERIODIC_JOBS:
+            PERIODIC_JOBS.append(job)
+    from loyalty.cli import loyalty_group
+    app.cli.add_command(loyalty_group)

@@ -81,7 +81,19 @@ def app(database_url, redis_url, tmp_path_factory):
     return app
 
 
-def _empty_tables(engine) -> None:
+# Data the migrations seed (the default loyalty programme): restored as migrated before each test.
+REFERENCE_TABLES = ("loyalty_tier", "loyalty_earning_rule")
+
+
+@pytest.fixture(scope="session")
+def reference_rows(app):
+    engine = app.extensions["crm.engine"]
+    with engine.connect() as conn:
+        return {name: [dict(row._mapping) for row in conn.execute(Base.metadata.tables[name].select())]
+                for name in REFERENCE_TABLES}
+
+
+def _reset_tables(engine, reference_rows) -> None:
     tables = [t.name for t in Base.metadata.sorted_tables]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -89,11 +101,14 @@ def _empty_tables(engine) -> None:
         else:
             for table in reversed(tables):
                 conn.execute(text(f'DELETE FROM "{table}"'))
+        for name, rows in reference_rows.items():
+            if rows:
+                conn.execute(Base.metadata.tables[name].insert(), rows)
 
 
 @pytest.fixture(autouse=True)
-def clean_state(app):
-    _empty_tables(app.extensions["crm.engine"])
+def clean_state(app, reference_rows):
+    _reset_tables(app.extensions["crm.engine"], reference_rows)
     app.extensions["crm.redis"].flushdb()
     saved = dict(app.config)
     yield

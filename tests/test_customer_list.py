@@ -98,9 +98,11 @@ def test_filters_by_stage_tier_manager_dates_segment_and_loyalty_tier(api, staff
     assert emails(api, filter={"accountManagerId": manager}) == ["vip@example.com"]
     assert emails(api, filter={"createdBefore": "2000-01-01T00:00:00Z"}) == []
     assert len(emails(api, filter={"createdAfter": "2000-01-01T00:00:00Z"})) == 2
-    # No segment exists yet, so no customer is in one; every customer holds the entry loyalty tier.
+    # No segment exists yet, so no customer is in one.
     assert emails(api, filter={"segmentId": global_id("Segment", "00000000-0000-0000-0000-000000000001")}) == []
-    assert len(emails(api, filter={"loyaltyTier": "member"})) == 2
-    assert emails(api, filter={"loyaltyTier": "gold"}) == []
+    # 12,000 points from the order reach Gold; a customer with no points holds the entry tier.
+    assert emails(api, filter={"loyaltyTier": "member"}) == ["lead@example.com"]
+    assert emails(api, filter={"loyaltyTier": "gold"}) == ["vip@example.com"]
+    assert emails(api, filter={"loyaltyTier": "silver"}) == []
     body = api(LIST, {"filter": {"accountManagerId": lead["id"]}})
     assert body["errors"][0]["extensions"] == {"code": "INVALID", "field": "filter.accountManagerId"}

@@ -11,16 +11,18 @@ from crm.customers.gql.queries import CustomerQueries
 from crm.enums import Role
 from journeys.gql import types as journey_types
 from loyalty.gql import types as loyalty_types
+from loyalty.gql.mutations import LoyaltyMutations
+from loyalty.gql.queries import LoyaltyQueries
 from crm.messages.gql import types as message_types
 from crm.segments.gql import types as segment_types
 
 
-class Query(CustomerQueries, AuthQueries, graphene.ObjectType):
+class Query(CustomerQueries, LoyaltyQueries, AuthQueries, graphene.ObjectType):
     node = relay.Node.Field(description="Any object by its global id. " + roles_text(tuple(Role))
                             + " Objects the token may not see resolve to null.")
 
 
-class Mutation(CustomerMutations, graphene.ObjectType):
+class Mutation(CustomerMutations, LoyaltyMutations, graphene.ObjectType):
     pass
 
 
@@ -28,7 +30,8 @@ def build_schema() -> graphene.Schema:
     return graphene.Schema(
         query=Query, mutation=Mutation,
         types=[journey_types.Touchpoint, journey_types.Interaction, journey_types.Case, journey_types.SurveyResponse,
-               segment_types.Segment, loyalty_types.LedgerEntry, message_types.Message],
+               segment_types.Segment, loyalty_types.LedgerEntry, loyalty_types.Reward,
+               loyalty_types.RewardRedemption, message_types.Message],
     )
 
 

@@ -114,6 +114,10 @@ class Order(Base):
     occurred_at: Mapped[datetime]
     items: Mapped[list] = mapped_column(default=list)
     points_earned: Mapped[int] = mapped_column(default=0)
+    # COMPLETED, REFUNDED or CANCELLED; only completed orders count in metrics.
+    status: Mapped[str] = mapped_column(String(16), default="COMPLETED", server_default="COMPLETED")
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(500))
     # SHA-256 of the canonical payload: decides "same order" versus IDEMPOTENCY_MISMATCH.
     payload_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

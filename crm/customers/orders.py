@@ -25,6 +25,10 @@ from crm.errors import DomainError
 # Order hooks of other domains (loyalty earns points): f(session, order, customer), run in the
 # order's transaction, only the first time an order is recorded.
 ORDER_RECORDED_HOOKS: list = []
+# Run when an order is refunded or cancelled, in that transaction: f(session, order, customer) -> dict
+# of figures for the answer (loyalty reports the points it reversed and could not reverse).
+ORDER_CLOSED_HOOKS: list = []
+CLOSED_STATUSES = ("REFUNDED", "CANCELLED")
 
 
 @dataclass
@@ -92,6 +96,44 @@ def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor:
     return OrderResult(order, customer, created=True)
 
 
+@dataclass
+class CloseResult:
+    order: Order
+    customer: Customer
+    figures: dict
+
+
+def close_order(session: Session, *, order_id: uuid.UUID, status: str, reason: str | None,
+                actor: str | None) -> CloseResult:
+    """Refund or cancel an order once: it leaves the metrics, the tier rule runs again, hooks reverse
+    what they granted. Asking again for the same status answers as before; another status is refused."""
+    if status not in CLOSED_STATUSES:
+        raise DomainError("INVALID", f"An order is closed as one of {', '.join(CLOSED_STATUSES)}.", "status")
+    with transaction(session):
+        order = session.get(Order, order_id)
+        if order is None or session.get(Customer, order.customer_id).merged_into_id is not None:
+            raise DomainError("NOT_FOUND", "No order has this id.", "orderId")
+        customer = require_customer(session, order.customer_id, "orderId", for_update=True)
+        session.refresh(order)
+        if order.status == status:
+            figures = {}
+            for hook in ORDER_CLOSED_HOOKS:
+                figures.update(hook(session, order, customer))
+            return CloseResult(order, customer, figures)
+        if order.status != "COMPLETED":
+            raise DomainError("INVALID_TRANSITION", f"This order is already {order.status}.", "status")
+        order.status, order.closed_at, order.close_reason = status, utcnow(), reason
+        recompute_metrics(session, customer)
+        rfm.score_customer(session, customer)
+        rules.apply_tier_rules(session, customer, rules.TierRuleSettings.from_config(current_app.config))
+        figures = {}
+        for hook in ORDER_CLOSED_HOOKS:
+            figures.update(hook(session, order, customer))
+        customer.updated_at = utcnow()
+        events.emit(session, "order.closed", orderId=str(order.id), customerId=str(customer.id), status=status)
+    return CloseResult(order, customer, figures)
+
+
 def add_order_to_metrics(customer: Customer, order: Order) -> None:
     customer.total_spent = customer.total_spent + order.amount_base
     customer.order_count += 1
@@ -102,9 +144,10 @@ def add_order_to_metrics(customer: Customer, order: Order) -> None:
 
 
 def recompute_metrics(session: Session, customer: Customer) -> None:
-    """Rebuild order metrics from the orders themselves (after a merge), in exact Decimal."""
+    """Rebuild order metrics from the completed orders themselves (after a merge or refund), in exact Decimal."""
     session.flush()
-    rows = session.execute(select(Order.amount_base, Order.occurred_at).where(Order.customer_id == customer.id)).all()
+    rows = session.execute(select(Order.amount_base, Order.occurred_at)
+                           .where(Order.customer_id == customer.id, Order.status == "COMPLETED")).all()
     customer.total_spent = sum((amount for amount, _ in rows), start=Decimal(0))
     customer.order_count = len(rows)
     customer.first_order_at = min((at for _, at in rows), default=None)

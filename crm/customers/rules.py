@@ -95,7 +95,8 @@ def earned_stage(session: Session, customer: Customer, settings: StageRuleSettin
         return S.LOYAL
     window_start = at - timedelta(days=settings.developing_window_days)
     recent = session.scalar(select(func.count()).select_from(Order).where(
-        Order.customer_id == customer.id, Order.occurred_at >= window_start, Order.occurred_at <= at))
+        Order.customer_id == customer.id, Order.status == "COMPLETED", Order.occurred_at >= window_start,
+        Order.occurred_at <= at))
     return S.DEVELOPING if recent >= settings.developing_orders else S.NEW
 
 

@@ -1,11 +1,15 @@
-"""GraphQL types of loyalty (contract: "loyalty"). The loyalty issue adds the ledger behind them."""
+"""GraphQL types of loyalty (contract: "loyalty")."""
 from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
 
 import graphene
 from graphene import relay
 
-from crm.api.connections import connection_type, empty_page, page_size
-from loyalty.tiers import DEFAULT_TIERS, ENTRY_TIER
+from crm.api.connections import connection_type, page_size
+from loyalty import models
+from loyalty.gql import loaders
 
 
 class LoyaltyTier(graphene.ObjectType):
@@ -15,6 +19,10 @@ class LoyaltyTier(graphene.ObjectType):
     qualifying_points = graphene.Int(required=True, description="Points earned in the qualification window to reach it.")
     earn_multiplier = graphene.Float(required=True)
     benefits = graphene.List(graphene.NonNull(graphene.String), required=True)
+
+    @staticmethod
+    def resolve_earn_multiplier(tier, info):
+        return float(tier.earn_multiplier)
 
 
 class LedgerEntryKind(graphene.Enum):
@@ -39,6 +47,32 @@ class LedgerEntry(graphene.ObjectType):
     expires_at = graphene.DateTime(description="EARN and COMPENSATION entries.")
     order = graphene.Field("crm.customers.gql.types.Order")
     case = graphene.Field("journeys.gql.types.Case")
+    qualifying_points = graphene.Int(required=True, description="What this entry adds to tier qualification.")
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.LedgerEntry)
+
+    @classmethod
+    def get_node(cls, info, id):
+        from crm.customers.gql.types import can_see_customer
+        entry = info.context.session.get(models.LedgerEntry, _uuid(id))
+        if entry is None or not can_see_customer(info, entry.customer_id):
+            return None
+        info.context.loaders.see("ledger_entry", [entry])
+        return entry
+
+    @staticmethod
+    def resolve_kind(entry, info):
+        return entry.kind.value
+
+    @staticmethod
+    def resolve_order(entry, info):
+        return info.context.loaders.get(loaders.OrderOfEntry).load(entry.order_id)
+
+    @staticmethod
+    def resolve_case(entry, info):
+        return None  # cases arrive with the journeys domain; the case id is kept on the entry
 
 
 LedgerEntryConnection = connection_type(LedgerEntry, "LedgerEntry")
@@ -49,9 +83,74 @@ class PointsExpiry(graphene.ObjectType):
     expires_at = graphene.DateTime(required=True)
 
 
+class Reward(graphene.ObjectType):
+    class Meta:
+        interfaces = (relay.Node,)
+
+    name = graphene.String(required=True)
+    description = graphene.String()
+    cost = graphene.Int(required=True, description="In points.")
+    stock = graphene.Int(description="Null: unlimited.")
+    active_from = graphene.DateTime()
+    active_until = graphene.DateTime()
+    min_tier = graphene.String(description="Key of the lowest tier that may redeem it.")
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Reward)
+
+    @classmethod
+    def get_node(cls, info, id):
+        return info.context.session.get(models.Reward, _uuid(id))
+
+    @staticmethod
+    def resolve_min_tier(reward, info):
+        return reward.min_tier_key
+
+
+RewardConnection = connection_type(Reward, "Reward")
+
+
+class RewardRedemption(graphene.ObjectType):
+    class Meta:
+        interfaces = (relay.Node,)
+
+    reward = graphene.Field(Reward, required=True)
+    points = graphene.Int(required=True)
+    redeemed_at = graphene.DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.RewardRedemption)
+
+    @classmethod
+    def get_node(cls, info, id):
+        from crm.customers.gql.types import can_see_customer
+        redemption = info.context.session.get(models.RewardRedemption, _uuid(id))
+        if redemption is None or not can_see_customer(info, redemption.customer_id):
+            return None
+        info.context.loaders.see("redemption", [redemption])
+        return redemption
+
+    @staticmethod
+    def resolve_reward(redemption, info):
+        return info.context.loaders.get(loaders.RewardOfRedemption).load(redemption.reward_id)
+
+
+RewardRedemptionConnection = connection_type(RewardRedemption, "RewardRedemption")
+
+
+@dataclass
+class AccountView:
+    """A customer's account as GraphQL shows it; customers who never earned have no row yet."""
+
+    customer_id: uuid.UUID
+    account: models.LoyaltyAccount | None
+
+
 class LoyaltyAccount(graphene.ObjectType):
     balance = graphene.Int(required=True)
-    lifetime_earned = graphene.Int(required=True)
+    lifetime_earned = graphene.Int(required=True, description="Points ever credited, less reversals.")
     qualifying_points = graphene.Int(required=True)
     tier = graphene.Field(LoyaltyTier, required=True)
     next_tier = graphene.Field(LoyaltyTier)
@@ -60,15 +159,69 @@ class LoyaltyAccount(graphene.ObjectType):
                                   description="Within the configured warning window, soonest first.")
     entries = graphene.Field(graphene.NonNull(LedgerEntryConnection), first=graphene.Int(), after=graphene.String(),
                              description="Newest first.")
+    redemptions = graphene.Field(graphene.NonNull(RewardRedemptionConnection), first=graphene.Int(),
+                                 after=graphene.String(), description="Rewards redeemed, newest first.")
 
     @staticmethod
-    def resolve_entries(account, info, first=None, after=None):
-        page_size(info, first)
-        return account.get("entries") or empty_page()
+    def resolve_balance(view, info):
+        return view.account.balance if view.account else 0
+
+    @staticmethod
+    def resolve_lifetime_earned(view, info):
+        return view.account.lifetime_earned if view.account else 0
+
+    @staticmethod
+    def resolve_qualifying_points(view, info):
+        return info.context.loaders.get(loaders.QualifyingByCustomer).load(view.customer_id)
+
+    @staticmethod
+    def resolve_tier(view, info):
+        tiers = info.context.loaders.get(loaders.AllTiers).load("all")
+        if view.account is None:
+            return tiers[0]
+        return next(t for t in tiers if t.key == view.account.tier_key)
+
+    @staticmethod
+    def resolve_next_tier(view, info):
+        tiers = info.context.loaders.get(loaders.AllTiers).load("all")
+        current = LoyaltyAccount.resolve_tier(view, info)
+        higher = [t for t in tiers if t.rank > current.rank]
+        return higher[0] if higher else None
+
+    @staticmethod
+    def resolve_points_to_next_tier(view, info):
+        upcoming = LoyaltyAccount.resolve_next_tier(view, info)
+        if upcoming is None:
+            return None
+        return max(upcoming.qualifying_points - LoyaltyAccount.resolve_qualifying_points(view, info), 0)
+
+    @staticmethod
+    def resolve_expiring_soon(view, info):
+        rows = info.context.loaders.get(loaders.ExpiringByCustomer).load(view.customer_id)
+        return [PointsExpiry(points=points, expires_at=expires_at) for points, expires_at in rows]
+
+    @staticmethod
+    def resolve_entries(view, info, first=None, after=None):
+        page = info.context.loaders.get(loaders.EntriesByCustomer, page_size(info, first), after).load(view.customer_id)
+        counter = info.context.loaders.get(loaders.EntryCountByCustomer)
+        page.count = lambda: counter.load(view.customer_id)
+        return page
+
+    @staticmethod
+    def resolve_redemptions(view, info, first=None, after=None):
+        loader = info.context.loaders.get(loaders.RedemptionsByCustomer, page_size(info, first), after)
+        page = loader.load(view.customer_id)
+        counter = info.context.loaders.get(loaders.RedemptionCountByCustomer)
+        page.count = lambda: counter.load(view.customer_id)
+        return page
 
 
-def entry_account() -> dict:
-    """The account of a customer who has never earned a point: entry tier, nothing to expire."""
-    next_tier = DEFAULT_TIERS[1]
-    return {"balance": 0, "lifetime_earned": 0, "qualifying_points": 0, "tier": ENTRY_TIER, "next_tier": next_tier,
-            "points_to_next_tier": next_tier.qualifying_points, "expiring_soon": [], "entries": None}
+def account_for(info, customer) -> AccountView:
+    return AccountView(customer.id, info.context.loaders.get(loaders.AccountByCustomer).load(customer.id))
+
+
+def _uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -271,6 +271,61 @@ class OrderRecord(BaseMutation):
         return OrderRecordPayload(order=result.order, customer=see_customers(info, result.customer), errors=[])
 
 
+class OrderClosePayload(graphene.ObjectType):
+    order = graphene.Field(Order)
+    customer = graphene.Field(Customer)
+    points_reversed = graphene.Int(required=True, description="Loyalty points taken back.")
+    points_not_reversed = graphene.Int(required=True,
+                                       description="Points of the order already spent, so not taken back.")
+    errors = graphene.List(graphene.NonNull(CustomerError), required=True)
+
+
+class _OrderClose(BaseMutation):
+    status = ""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def perform(cls, info, order_id, reason=None):
+        ctx = info.context
+        result = orders.close_order(ctx.session, order_id=parse_id(order_id, "Order", "orderId"), status=cls.status,
+                                    reason=reason, actor=ctx.viewer.actor)
+        ctx.loaders.see("order", [result.order])
+        return OrderClosePayload(order=result.order, customer=see_customers(info, result.customer), errors=[],
+                                 points_reversed=result.figures.get("pointsReversed", 0),
+                                 points_not_reversed=result.figures.get("pointsNotReversed", 0))
+
+
+class OrderRefund(_OrderClose):
+    """Refund an order once: it leaves the metrics and its loyalty points are taken back as far as the
+    balance allows (what was already spent is reported). Repeating the call changes nothing."""
+
+    status = "REFUNDED"
+
+    class Arguments:
+        order_id = graphene.ID(required=True)
+        reason = graphene.String()
+
+    class Meta:
+        output = OrderClosePayload
+        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
+
+
+class OrderCancel(_OrderClose):
+    """Cancel an order once, with the same effects as a refund."""
+
+    status = "CANCELLED"
+
+    class Arguments:
+        order_id = graphene.ID(required=True)
+        reason = graphene.String()
+
+    class Meta:
+        output = OrderClosePayload
+        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
+
+
 class CustomerMutations(graphene.ObjectType):
     customer_create = CustomerCreate.Field()
     customer_update = CustomerUpdate.Field()
@@ -280,3 +335,5 @@ class CustomerMutations(graphene.ObjectType):
     customer_assign_manager = CustomerAssignManager.Field()
     customer_merge = CustomerMerge.Field()
     order_record = OrderRecord.Field()
+    order_refund = OrderRefund.Field()
+    order_cancel = OrderCancel.Field()

@@ -102,6 +102,9 @@ class Order(graphene.ObjectType):
     occurred_at = graphene.DateTime(required=True)
     items = graphene.Field(JSON, required=True)
     points_earned = graphene.Int(required=True)
+    status = graphene.String(required=True, description="COMPLETED, REFUNDED or CANCELLED.")
+    closed_at = graphene.DateTime()
+    close_reason = graphene.String()
 
     @classmethod
     def is_type_of(cls, root, info):
@@ -243,8 +246,8 @@ class Customer(graphene.ObjectType):
 
     @staticmethod
     def resolve_loyalty(customer, info):
-        from loyalty.gql.types import entry_account
-        return entry_account()
+        from loyalty.gql.types import account_for
+        return account_for(info, customer)
 
     @staticmethod
     def resolve_messages(customer, info, first=None, after=None):

@@ -1,0 +1,45 @@
+"""Moving a merged duplicate's points onto the primary without rewriting the ledger.
+
+Entries are never updated, so the duplicate's open lots are transferred by a
+pair of ADJUST entries each: out of the duplicate (consuming the lot) and into
+the primary with the same expiry. The duplicate's tier-qualifying points go
+with the first transfer entry, and its redemptions are re-pointed.
+"""
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from crm.customers.models import Customer
+from crm.db import utcnow
+from loyalty import ledger, tiering
+from loyalty.models import EntryKind, LoyaltyAccount, RewardRedemption
+from loyalty.settings import current_settings
+
+
+def move_loyalty(session: Session, primary: Customer, duplicate: Customer) -> None:
+    if session.get(LoyaltyAccount, duplicate.id) is None:
+        return
+    now, settings = utcnow(), current_settings()
+    source = ledger.locked_account(session, duplicate.id, "duplicateId")
+    target = ledger.locked_account(session, primary.id, "primaryId")
+    ledger.expire_lots(session, source, now)
+    qualifying = tiering.qualifying_points(session, duplicate.id, now, settings)
+    note = f"merged from customer {duplicate.id}"
+    lots = [lot for lot in ledger.open_lots(session, duplicate.id)]
+    for index, lot in enumerate(lots):
+        out_digest = ledger.payload_hash(kind="MERGE_OUT", lot=str(lot.entry.id))
+        ledger.append(session, source, kind=EntryKind.ADJUST, points=-lot.remaining, key=f"merge-out:{lot.entry.id}",
+                      digest=out_digest, now=now, reason=f"merged into customer {primary.id}", actor="system",
+                      consume=[(lot.entry, lot.remaining)])
+        ledger.append(session, target, kind=EntryKind.ADJUST, points=lot.remaining, key=f"merge-in:{lot.entry.id}",
+                      digest=ledger.payload_hash(kind="MERGE_IN", lot=str(lot.entry.id)), now=now, reason=note,
+                      actor="system", expires_at=lot.entry.expires_at,
+                      qualifying_points=qualifying if index == 0 else 0)
+    if not lots and qualifying:
+        ledger.append(session, target, kind=EntryKind.ADJUST, points=0, key=f"merge-in:{duplicate.id}",
+                      digest=ledger.payload_hash(kind="MERGE_IN", customer=str(duplicate.id)), now=now, reason=note,
+                      actor="system", qualifying_points=qualifying)
+    session.execute(update(RewardRedemption).where(RewardRedemption.customer_id == duplicate.id)
+                    .values(customer_id=primary.id))
+    tiering.apply_upgrade(session, target, now, settings)

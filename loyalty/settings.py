@@ -1,0 +1,38 @@
+"""Loyalty settings: CRM_LOYALTY_* environment variables, defaults here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+DEFAULTS = {
+    "LOYALTY_POINTS_PER_UNIT": "1",          # points per 1.00 of the base currency, before the tier multiplier
+    "LOYALTY_EXPIRY_DAYS": 365,              # an earned lot expires this long after it is credited
+    "LOYALTY_EXPIRY_WARNING_DAYS": 30,       # expiringSoon looks this far ahead
+    "LOYALTY_QUALIFYING_WINDOW_DAYS": 365,   # rolling window of tier-qualifying points
+    "LOYALTY_DOWNGRADE_GRACE_DAYS": 30,      # below a tier this long before the review downgrades
+    "LOYALTY_REVIEW_INTERVAL": 3600,         # seconds between expiry + tier review + verify runs
+}
+
+
+@dataclass(frozen=True)
+class LoyaltySettings:
+    points_per_unit: Decimal = Decimal(1)
+    expiry_days: int = 365
+    warning_days: int = 30
+    qualifying_window_days: int = 365
+    downgrade_grace_days: int = 30
+
+    @classmethod
+    def from_config(cls, config) -> "LoyaltySettings":
+        return cls(
+            points_per_unit=Decimal(str(config["LOYALTY_POINTS_PER_UNIT"])),
+            expiry_days=int(config["LOYALTY_EXPIRY_DAYS"]),
+            warning_days=int(config["LOYALTY_EXPIRY_WARNING_DAYS"]),
+            qualifying_window_days=int(config["LOYALTY_QUALIFYING_WINDOW_DAYS"]),
+            downgrade_grace_days=int(config["LOYALTY_DOWNGRADE_GRACE_DAYS"]),
+        )
+
+
+def current_settings() -> LoyaltySettings:
+    from flask import current_app
+    return LoyaltySettings.from_config(current_app.config)
