@@ -529,8 +529,41 @@ class _Seeder:
                 if not self.exists(person):
                     self.seed_person(person)
                 bar.update(1)
+        seed_rewards(self.session)
         rfm.refresh_all(self.session)
         self.ensure_staff(include_admin=True)
+
+
+REWARDS = (
+    # (name, cost, stock, minimum tier, description)
+    ("Free standard shipping", 300, None, None, "One order shipped free."),
+    ("10 EUR voucher", 1000, None, None, "Valid on any order of 50 EUR or more."),
+    ("Priority repair slot", 2500, 50, "gold", "Jump the queue at the service centre."),
+    ("Limited edition tote", 4000, 12, "silver", "While stock lasts."),
+    ("Launch event invitation", 9000, 20, "platinum", "Two seats at the next product launch."),
+)
+
+
+def seed_rewards(session: Session) -> None:
+    """The rewards catalogue, and redemptions by every fifth customer who can afford one."""
+    from loyalty.models import LoyaltyAccount, LoyaltyTier, Reward
+    from loyalty.rewards import create_reward, redeem_reward
+
+    if session.scalar(select(Reward.id).limit(1)) is not None:
+        return
+    catalogue = [create_reward(session, name=name, cost=cost, stock=stock, min_tier_key=tier, description=text)
+                 for name, cost, stock, tier, text in REWARDS]
+    ranks = {t.key: t.rank for t in session.scalars(select(LoyaltyTier))}
+    accounts = session.scalars(select(LoyaltyAccount).order_by(LoyaltyAccount.customer_id)).all()
+    for index, account in enumerate(accounts):
+        if index % 5:
+            continue
+        affordable = [r for r in catalogue if r.cost <= account.balance and (r.stock is None or r.stock > 0)
+                      and (r.min_tier_key is None or ranks[r.min_tier_key] <= ranks[account.tier_key])]
+        if affordable:
+            choice = max(affordable, key=lambda r: r.cost)
+            redeem_reward(session, customer_id=account.customer_id, reward_id=choice.id,
+                          idempotency_key=f"demo-{account.customer_id}", actor=IMPORT_ACTOR)
 
 
 def _factor(rng: random.Random, low: float, high: float) -> Decimal:
