@@ -107,14 +107,28 @@ def make_engine(url: str) -> Engine:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
+        _make_sqlite_transactional(engine)
     return engine
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    """Real transactions on SQLite: the driver otherwise runs reads outside any transaction and
+    begins one only at the first write, so a savepoint would commit on release and two writers
+    could interleave read-modify-write. BEGIN IMMEDIATE takes the write lock up front, which
+    serialises writers the way a row lock does on PostgreSQL."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # the driver must not BEGIN by itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app) -> None:
@@ -153,5 +167,8 @@ def transaction(session: Session):
 
 
 def lock_for_update(stmt, session: Session):
-    """Row lock on PostgreSQL; SQLite serialises writers itself."""
-    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
+    """Row lock on PostgreSQL (SQLite transactions hold the write lock already), and fresh values:
+    an object the session already holds is reloaded, not served from a stale identity map."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return stmt.execution_options(populate_existing=True)

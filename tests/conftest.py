@@ -199,14 +199,15 @@ def portal_token(app, tokens):
 
 @pytest.fixture
 def count_statements(app):
-    """Context manager counting SQL statements sent to the database."""
+    """Context manager listing the SQL statements sent to the database (BEGIN left out)."""
     @contextmanager
     def counting():
         engine = app.extensions["crm.engine"]
         statements: list[str] = []
 
         def before(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
+            if not statement.lstrip().upper().startswith("BEGIN"):  # transaction control, not a query
+                statements.append(statement)
 
         event.listen(engine, "before_cursor_execute", before)
         try:

@@ -5,6 +5,7 @@ import decimal as _decimal
 import graphene
 from graphql import GraphQLError
 from graphql.language import ast
+from graphql.utilities import value_from_ast_untyped
 
 from crm.db import money_places
 
@@ -20,19 +21,10 @@ class JSON(graphene.Scalar):
     def parse_value(value):
         return value
 
-    @classmethod
-    def parse_literal(cls, node, _variables=None):
-        if isinstance(node, ast.ObjectValueNode):
-            return {f.name.value: cls.parse_literal(f.value) for f in node.fields}
-        if isinstance(node, ast.ListValueNode):
-            return [cls.parse_literal(v) for v in node.values]
-        if isinstance(node, ast.IntValueNode):
-            return int(node.value)
-        if isinstance(node, ast.FloatValueNode):
-            return float(node.value)
-        if isinstance(node, (ast.StringValueNode, ast.BooleanValueNode, ast.EnumValueNode)):
-            return node.value
-        return None
+    @staticmethod
+    def parse_literal(node, variables=None):
+        # Keeps variables nested inside the literal, e.g. {vip: $level}.
+        return value_from_ast_untyped(node, variables)
 
 
 class Decimal(graphene.Scalar):
