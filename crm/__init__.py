@@ -20,8 +20,10 @@ def create_app(config: dict | None = None) -> Flask:
     from crm import db, queue
     db.init_app(app)
     queue.init_app(app)
-    # Relay the outbox right after every commit that wrote to it.
-    app.extensions["crm.sessionmaker"].kw["info"] = {"after_commit_relay": lambda: queue.relay_outbox(app)}
+    # Relay the outbox right after every commit that wrote to it. Not to the embedded stand-in:
+    # only the process running the in-process worker relays there, when the work is due.
+    if not app.extensions["crm.redis_embedded"]:
+        app.extensions["crm.sessionmaker"].kw["info"] = {"after_commit_relay": lambda: queue.relay_outbox(app)}
 
     import journeys
     import loyalty

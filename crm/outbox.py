@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, event, select
+from sqlalchemy import Index, Integer, String, event, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crm.db import Base, utcnow
@@ -44,8 +44,10 @@ def enqueue_after_commit(session: Session, func: str, *args, queue: str = "defau
     return entry
 
 
-def pending(session: Session, limit: int):
+def pending(session: Session, limit: int, due_before: datetime | None = None):
     stmt = select(OutboxEntry).where(OutboxEntry.dispatched_at.is_(None)).order_by(OutboxEntry.id).limit(limit)
+    if due_before is not None:
+        stmt = stmt.where(or_(OutboxEntry.run_at.is_(None), OutboxEntry.run_at <= due_before))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return session.scalars(stmt).all()

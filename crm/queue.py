@@ -62,12 +62,18 @@ def resolve(func_path: str):
 
 
 def relay_outbox(app: Flask, limit: int = 500) -> int:
-    """Move pending outbox rows onto their queues. Returns how many were relayed."""
+    """Move pending outbox rows onto their queues. Returns how many were relayed.
+
+    With the embedded Redis stand-in, which lives in one process's memory, only rows that are
+    due now are relayed, by the in-process worker right before it runs them: future work stays
+    in the database, so a restart loses nothing.
+    """
     sessionmaker = app.extensions["crm.sessionmaker"]
+    due_only = app.extensions["crm.redis_embedded"]
     relayed = 0
     with sessionmaker() as session:
         try:
-            for entry in pending(session, limit):
+            for entry in pending(session, limit, due_before=utcnow() if due_only else None):
                 queue = get_queue(entry.queue, app)
                 kwargs = {"job_id": entry.job_id or f"outbox-{entry.id}", "result_ttl": 3600, "failure_ttl": 7 * 86400}
                 if entry.run_at is not None and entry.run_at > utcnow():
@@ -143,7 +149,8 @@ def run_maintenance_loop(app: Flask, stop: threading.Event) -> None:
 
 
 def work_once(app: Flask) -> None:
-    """One round of the embedded worker: due scheduled jobs, then everything queued."""
+    """One round of the embedded worker: relay due outbox rows, due scheduled jobs, then everything queued."""
+    relay_outbox(app)
     connection = get_redis(app)
     scheduler = RQScheduler(QUEUE_NAMES, connection=connection, serializer=JSONSerializer)
     # enqueue_scheduled_jobs only looks at the registries of queues whose scheduler lock is held.
@@ -163,7 +170,6 @@ def start_embedded_worker(app: Flask, poll_seconds: float = 1.0) -> threading.Ev
         while not stop.is_set():
             try:
                 with app.app_context():
-                    relay_outbox(app)
                     run_periodic_jobs(app)
                 work_once(app)
             except Exception:

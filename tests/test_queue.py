@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
@@ -404,14 +405,18 @@ def test_without_a_redis_url_the_app_uses_an_embedded_redis_and_work_once_runs_j
     now_entry = commit_job(embedded, COUNT_ONCE, "embedded-now")
     soon_entry = commit_job(embedded, COUNT_ONCE, "embedded-soon", queue="messages",
                             run_at=utcnow() + timedelta(seconds=2))
-    assert get_queue("default", embedded).job_ids == [f"outbox-{now_entry.id}"]
+    # The stand-in lives in this process's memory: work waits in the database (durable) until the
+    # in-process worker takes it, so nothing is relayed at commit.
+    assert queued(embedded) == {}
+    assert dispatch_times(embedded)[now_entry.id] is None and dispatch_times(embedded)[soon_entry.id] is None
     scheduled = ScheduledJobRegistry(queue=get_queue("messages", embedded))
-    assert scheduled.get_job_ids() == [f"outbox-{soon_entry.id}"]
     assert queued(app) == {} and rq_job_keys(app) == []  # nothing went to the real Redis
 
     work_once(embedded)
     assert counter(embedded) == 1
-    assert scheduled.get_job_ids() == [f"outbox-{soon_entry.id}"]  # not due yet
+    assert dispatch_times(embedded)[now_entry.id] is not None
+    assert dispatch_times(embedded)[soon_entry.id] is None  # not due yet: still only in the database
+    assert scheduled.get_job_ids() == []
 
     time.sleep(max(0.0, (soon_entry.run_at - utcnow()).total_seconds()) + 0.1)
     work_once(embedded)
@@ -431,16 +436,14 @@ def test_the_embedded_worker_thread_runs_jobs_enqueued_after_commit(app, make_ap
     stop = start_embedded_worker(embedded, poll_seconds=0.1)
     try:
         entry = commit_job(embedded, ADD_STAFF_ONCE, "thread@example.com", "Thread Made")
-        job = Job.fetch(f"outbox-{entry.id}", connection=get_redis(embedded), serializer=JSONSerializer)
-        assert wait_for(lambda: job.get_status() == JobStatus.FINISHED, timeout=10)
+        assert wait_for(lambda: _finished(embedded, f"outbox-{entry.id}"), timeout=10)
         with app.extensions["crm.sessionmaker"]() as session:
             assert session.scalars(select(StaffUser.name).where(StaffUser.email == "thread@example.com")).all() \
                 == ["Thread Made"]
         # A scheduled job comes due and runs too, with no further help.
         soon = commit_job(embedded, COUNT_ONCE, "thread-soon", run_at=utcnow() + timedelta(milliseconds=500))
         assert wait_for(lambda: counter(embedded) == 1, timeout=10)
-        assert Job.fetch(f"outbox-{soon.id}", connection=get_redis(embedded),
-                         serializer=JSONSerializer).get_status() == JobStatus.FINISHED
+        assert wait_for(lambda: _finished(embedded, f"outbox-{soon.id}"), timeout=10)
     finally:
         stop.set()
         assert wait_for(lambda: set(embedded_threads()) <= before, timeout=10), "the embedded worker did not stop"
@@ -464,3 +467,31 @@ def test_crm_worker_burst_relays_pending_rows_and_runs_them(app, runner, keep_si
     # The periodic jobs were started and run by the same burst.
     finished = FinishedJobRegistry(queue=get_queue("maintenance", app)).get_job_ids()
     assert len(finished) == len(PERIODIC_JOBS) and all(j.startswith("periodic-") for j in finished)
+
+
+def _finished(app, job_id: str) -> bool:
+    try:
+        job = Job.fetch(job_id, connection=get_redis(app), serializer=JSONSerializer)
+    except NoSuchJobError:
+        return False
+    return job.get_status() == JobStatus.FINISHED
+
+
+def dispatch_times(app) -> dict:
+    """Every outbox row's id and dispatched_at."""
+    from crm.outbox import OutboxEntry
+    with app.extensions["crm.sessionmaker"]() as session:
+        return dict(session.execute(select(OutboxEntry.id, OutboxEntry.dispatched_at)).all())
+
+
+def test_embedded_mode_keeps_future_work_in_the_database_across_a_restart(make_app):
+    first = make_app(None)
+    later = commit_job(first, COUNT_ONCE, "in-three-days", run_at=utcnow() + timedelta(hours=72))
+    work_once(first)  # a round of the in-process worker: the job is not due, so it stays put
+    assert dispatch_times(first)[later.id] is None
+    restarted = make_app(None)  # a new process: a new, empty embedded Redis
+    assert restarted.extensions["crm.redis"] is not first.extensions["crm.redis"]
+    assert dispatch_times(restarted)[later.id] is None
+    work_once(restarted)
+    assert dispatch_times(restarted)[later.id] is None
+    assert counter(restarted) == 0
