@@ -30,10 +30,6 @@ def subscribe(topic: str, func_path: str, queue: str = "default") -> None:
         _SUBSCRIBERS[topic].append((func_path, queue))
 
 
-def subscribers(topic: str) -> list[tuple[str, str]]:
-    return list(_SUBSCRIBERS.get(topic, ()))
-
-
 def emit(session: Session, topic: str, **payload) -> None:
     payload = {"topic": topic, **payload}
     for func_path, queue in _SUBSCRIBERS.get(topic, ()):

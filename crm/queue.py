@@ -6,7 +6,6 @@ the demo sends its follow-ups with nothing else installed.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -54,11 +53,6 @@ def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}; known: {', '.join(QUEUE_NAMES)}")
     return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
-
-
-def resolve(func_path: str):
-    module, _, name = func_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def relay_outbox(app: Flask, limit: int = 500) -> int:

@@ -490,3 +490,13 @@ def test_revoked_token_stops_working_at_once(api, runner, app):
     unknown = runner.invoke(args=["tokens", "revoke", "00000000-0000-0000-0000-000000000000"])
     assert unknown.exit_code == 1
     assert "NOT_FOUND (tokenId): No token has this id." in unknown.output
+
+
+def test_portal_sees_staff_as_staff_in_its_history(api, portal_token):
+    from tests.helpers import create_customer, raw_id
+    customer = create_customer(api, email="own@example.com", as_="account_manager")
+    api.tokens["own-portal"] = portal_token(raw_id(customer["id"]))
+    history = api.data("{ viewer { customer { lifecycleHistory { actor } } } }", as_="own-portal")
+    assert history == {"viewer": {"customer": {"lifecycleHistory": [{"actor": "staff"}]}}}
+    staff_view = api.data("query($id: ID!) { customer(id: $id) { lifecycleHistory { actor } } }", {"id": customer["id"]})
+    assert staff_view["customer"]["lifecycleHistory"] == [{"actor": "account_manager@example.com"}]

@@ -1,6 +1,6 @@
 """Merging duplicates: everything moves to the primary and the duplicate stops resolving."""
 from crm.api.ids import global_id
-from tests.helpers import create_customer, record_order
+from tests.helpers import create_customer, raw_id, record_order
 
 MERGE = """mutation($p: ID!, $d: ID!) { customerMerge(primaryId: $p, duplicateId: $d) {
   customer { id email phone externalId firstName attributes lifecycleStage serviceTier
@@ -85,3 +85,14 @@ def test_merge_reapplies_stage_and_tier_rules(api):
         record_order(api, duplicate["id"], key, amount="2500", occurred_at=f"2026-{month}-01T10:00:00+00:00")
     merged = api.data(MERGE, {"p": primary["id"], "d": duplicate["id"]})["customerMerge"]["customer"]
     assert (merged["lifecycleStage"], merged["serviceTier"]) == ("DEVELOPING", "VIP")
+
+
+def test_merge_revokes_the_duplicates_portal_tokens(api, portal_token):
+    primary = create_customer(api, email="p@example.com", firstName="Primary")
+    duplicate = create_customer(api, email="d@example.com", firstName="Dup")
+    api.tokens["dup-portal"] = portal_token(raw_id(duplicate["id"]))
+    api.tokens["primary-portal"] = portal_token(raw_id(primary["id"]))
+    assert api.data(MERGE, {"p": primary["id"], "d": duplicate["id"]})["customerMerge"]["errors"] == []
+    api("{ viewer { customer { firstName } } }", as_="dup-portal", status=401)
+    assert api.data("{ viewer { customer { firstName } } }", as_="primary-portal") == {
+        "viewer": {"customer": {"firstName": "Primary"}}}

@@ -13,7 +13,7 @@ from crm.errors import DomainError
 MISSING_FIELD = "Missing data for required field."
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
@@ -25,7 +25,7 @@ def validation_errors(exc: ValidationError, prefix: str | None = None) -> list[d
     def walk(messages, path):
         if isinstance(messages, dict):
             for key, value in messages.items():
-                walk(value, path + ([] if key == "_schema" else [_camel(str(key))]))
+                walk(value, path + ([] if key == "_schema" else [camel(str(key))]))
         elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
             for message in messages:
                 field = ".".join(path) or None

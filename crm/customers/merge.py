@@ -41,7 +41,11 @@ def merge_customers(session: Session, *, primary_id: uuid.UUID, duplicate_id: uu
         summary["consentsTaken"] = _merge_consents(session, primary, duplicate)
         _move_history(session, primary, duplicate)
         _fill_profile(session, primary, duplicate)
-        session.execute(update(ApiToken).where(ApiToken.customer_id == duplicate.id).values(customer_id=primary.id))
+        # A portal login of the duplicate is not handed to the primary: a mistaken merge would give one
+        # person another's profile. The customer signs in again with the primary's token.
+        summary["portalTokensRevoked"] = session.execute(
+            update(ApiToken).where(ApiToken.customer_id == duplicate.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())).rowcount
         session.execute(update(Customer).where(Customer.merged_into_id == duplicate.id)
                         .values(merged_into_id=primary.id))
         for hook in MERGE_HOOKS:

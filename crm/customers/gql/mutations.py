@@ -9,7 +9,7 @@ import graphene
 
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
+from crm.api.mutations import BaseMutation, camel
 from crm.api.permissions import MANAGE_CUSTOMERS
 from crm.api.scalars import JSON, Decimal
 from crm.customers import merge, orders, services
@@ -79,11 +79,6 @@ class OrderRecordInput(graphene.InputObjectType):
     items = JSON()
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p[:1].upper() + p[1:] for p in rest)
-
-
 def plain(value):
     """Graphene input values as the JSON a service validates (enums by name, dates as ISO)."""
     if isinstance(value, enum.Enum):
@@ -93,7 +88,7 @@ def plain(value):
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, dict):
-        return {_camel(k): plain(v) for k, v in value.items()}
+        return {camel(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value

@@ -47,12 +47,23 @@ class Consent(graphene.ObjectType):
     updated_at = graphene.DateTime(required=True)
 
 
+def actor_for_viewer(info, actor: str | None) -> str | None:
+    """Staff are named to staff; a portal token sees "staff" (their emails are internal)."""
+    if actor and "@" in actor and info.context.viewer.role == Role.PORTAL:
+        return "staff"
+    return actor
+
+
 class LifecycleTransition(graphene.ObjectType):
     from_stage = graphene.Field(LifecycleStage)
     to_stage = graphene.Field(LifecycleStage, required=True)
     reason = graphene.String()
-    actor = graphene.String(description='Staff user, "rule:<name>" or "system".')
+    actor = graphene.String(description='Staff user, "rule:<name>" or "system" ("staff" for PORTAL tokens).')
     at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_actor(transition, info):
+        return actor_for_viewer(info, transition.actor)
 
 
 class ServiceTierChange(graphene.ObjectType):
@@ -62,6 +73,10 @@ class ServiceTierChange(graphene.ObjectType):
     reason = graphene.String()
     actor = graphene.String()
     at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_actor(change, info):
+        return actor_for_viewer(info, change.actor)
 
 
 class CustomerMetrics(graphene.ObjectType):
