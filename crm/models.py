@@ -3,7 +3,7 @@
 This is a composition point: crm imports the other domains here, as in crm/api/schema.py."""
 from crm.auth.models import ApiToken, StaffUser  # noqa: F401
 from crm.customers.models import (  # noqa: F401
-    Consent, Customer, CustomerMerge, LifecycleTransition, Order, ServiceTierChange,
+    Consent, Customer, CustomerMerge, LifecycleTransition, Order, RfmCutoffs, ServiceTierChange,
 )
 from crm.db import Base  # noqa: F401
 from crm.outbox import OutboxEntry  # noqa: F401

@@ -194,3 +194,26 @@ def test_rfm_refresh_stores_whole_quintiles_for_a_larger_base(api, runner):
                          {"id": cid})["customer"]["metrics"]["monetaryScore"] for cid in ids]
     # 1 + 5 * below // 12 for below = 0..11
     assert monetary == [1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 5]
+
+
+def test_scoring_one_customer_after_a_refresh_agrees_with_the_refresh(api, runner, app):
+    from crm.customers import rfm
+    from crm.customers.models import Customer
+    for index in range(23):
+        customer = create_customer(api, externalId=f"k-{index}")
+        for n in range(1 + index % 4):
+            record_order(api, customer["id"], f"k-{index}-{n}", amount=str(7 * ((index * 5) % 17) + n),
+                         occurred_at=iso(200 - 3 * index - n))
+    assert runner.invoke(args=["customers", "refresh-rfm"]).exit_code == 0
+    with app.app_context():
+        from crm.db import get_session
+        session = get_session()
+        for customer in session.query(Customer).all():
+            stored = (customer.recency_score, customer.frequency_score, customer.monetary_score)
+            rfm.score_customer(session, customer)  # cut points: no scan of the base
+            assert (customer.recency_score, customer.frequency_score, customer.monetary_score) == stored
+        session.rollback()
+    # A new best customer is scored 5 at once, against the stored cut points.
+    newcomer = create_customer(api, externalId="k-new")
+    result = record_order(api, newcomer["id"], "k-new-1", amount="5000", occurred_at=iso(0.01))
+    assert (result["customer"]["metrics"]["monetaryScore"], result["customer"]["metrics"]["recencyScore"]) == (5, 5)

@@ -134,3 +134,14 @@ class CustomerMerge(Base):
     # What the duplicate looked like and what moved: the audit trail of the merge.
     summary: Mapped[dict] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RfmCutoffs(Base):
+    """The values a buyer must exceed for each score above 1, as of the last full refresh."""
+
+    __tablename__ = "rfm_cutoffs"
+
+    dimension: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cutoffs: Mapped[list] = mapped_column(default=list)  # four values, as JSON (ISO datetimes, decimal strings)
+    buyers: Mapped[int]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
