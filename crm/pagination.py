@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from sqlalchemy import and_, func, or_, select
@@ -46,12 +46,19 @@ def _dump(value, kind):
 
 
 def _load(value, kind):
+    """A cursor value back to its type; ValueError for anything a real cursor never holds."""
     if value is None:
         return None
     if kind == "datetime":
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("cursor datetime without an offset")
+        return moment
     if kind == "decimal":
-        return Decimal(value)
+        number = Decimal(value)
+        if not number.is_finite() or number != number.quantize(Decimal("0.0001")):
+            raise ValueError("cursor decimal out of range")
+        return number
     if kind == "uuid":
         return uuid.UUID(value)
     if kind == "int":
@@ -71,7 +78,7 @@ def decode_cursor(cursor: str, ordering: str, keys: list[SortKey]) -> list:
         if name != ordering or len(values) != len(keys):
             raise ValueError("cursor of another list or ordering")
         return [_load(v, k.kind) for v, k in zip(values, keys)]
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, InvalidOperation, binascii.Error, json.JSONDecodeError):
         raise Invalid("This cursor is not valid for this list and ordering.", "after") from None
 
 

@@ -106,3 +106,22 @@ def test_filters_by_stage_tier_manager_dates_segment_and_loyalty_tier(api, staff
     assert emails(api, filter={"loyaltyTier": "silver"}) == []
     body = api(LIST, {"filter": {"accountManagerId": lead["id"]}})
     assert body["errors"][0]["extensions"] == {"code": "INVALID", "field": "filter.accountManagerId"}
+
+
+def test_tampered_cursors_are_invalid_not_internal(api):
+    import base64
+    import json
+    create_customer(api, email="a@example.com")
+
+    def cursor(*values):
+        raw = json.dumps(list(values)).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    for bad in (cursor("customers:CREATED_AT:desc", "2026-01-01T00:00:00", "00000000-0000-0000-0000-000000000000"),
+                cursor("customers:TOTAL_SPENT:desc", "1.000001", "00000000-0000-0000-0000-000000000000"),
+                cursor("customers:TOTAL_SPENT:desc", "NaN", "00000000-0000-0000-0000-000000000000"),
+                cursor("customers:CREATED_AT:desc", "2026-01-01T00:00:00+00:00", "not-a-uuid")):
+        ordering = {"field": "TOTAL_SPENT", "direction": "DESC"} if "TOTAL_SPENT" in base64.urlsafe_b64decode(
+            bad + "=" * (-len(bad) % 4)).decode() else None
+        body = api(LIST, {"first": 1, "after": bad, "orderBy": ordering})
+        assert body["errors"][0]["extensions"]["code"] == "INVALID", body
