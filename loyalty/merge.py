@@ -27,6 +27,7 @@ def move_loyalty(session: Session, primary: Customer, duplicate: Customer) -> No
     qualifying = tiering.qualifying_points(session, duplicate.id, now, settings)
     note = f"merged from customer {duplicate.id}"
     lots = [lot for lot in ledger.open_lots(session, duplicate.id)]
+    moved = sum(lot.remaining for lot in lots)
     for index, lot in enumerate(lots):
         out_digest = ledger.payload_hash(kind="MERGE_OUT", lot=str(lot.entry.id))
         ledger.append(session, source, kind=EntryKind.ADJUST, points=-lot.remaining, key=f"merge-out:{lot.entry.id}",
@@ -40,6 +41,9 @@ def move_loyalty(session: Session, primary: Customer, duplicate: Customer) -> No
         ledger.append(session, target, kind=EntryKind.ADJUST, points=0, key=f"merge-in:{duplicate.id}",
                       digest=ledger.payload_hash(kind="MERGE_IN", customer=str(duplicate.id)), now=now, reason=note,
                       actor="system", qualifying_points=qualifying)
+    # The transfer entries credited the primary with what was left; what the duplicate ever earned
+    # (spent, expired or moved) is the merged customer's lifetime too, so it moves whole.
+    target.lifetime_earned += source.lifetime_earned - moved
     session.execute(update(RewardRedemption).where(RewardRedemption.customer_id == duplicate.id)
                     .values(customer_id=primary.id))
     tiering.apply_upgrade(session, target, now, settings)

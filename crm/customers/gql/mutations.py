@@ -282,6 +282,10 @@ class _OrderClose(BaseMutation):
         abstract = True
 
     @classmethod
+    def failure(cls, errors):
+        return OrderClosePayload(errors=errors, points_reversed=0, points_not_reversed=0)
+
+    @classmethod
     def perform(cls, info, order_id, reason=None):
         ctx = info.context
         result = orders.close_order(ctx.session, order_id=parse_id(order_id, "Order", "orderId"), status=cls.status,
