@@ -15,6 +15,10 @@ from loyalty import ledger
 from loyalty.models import EntryKind, LoyaltyTier, Reward, RewardRedemption
 
 
+KEY_PREFIX = "reward:"  # a redemption's ledger entry is keyed "reward:<idempotencyKey>"
+MAX_KEY = 200  # loyalty_ledger_entry.idempotency_key
+
+
 @dataclass
 class RedemptionResult:
     redemption: RewardRedemption
@@ -27,6 +31,10 @@ def create_reward(session: Session, *, name: str, cost: int, description: str | 
                   active_until: datetime | None = None, min_tier_key: str | None = None) -> Reward:
     if not (name or "").strip():
         raise DomainError("REQUIRED", "A reward needs a name.", "name")
+    if len(name.strip()) > 200:
+        raise Invalid("A reward's name is at most 200 characters.", "name")
+    if description is not None and len(description) > 1000:
+        raise Invalid("A reward's description is at most 1000 characters.", "description")
     if cost <= 0:
         raise Invalid("Cost is a positive number of points.", "cost")
     if stock is not None and stock < 0:
@@ -49,13 +57,15 @@ def redeem_reward(session: Session, *, customer_id: uuid.UUID, reward_id: uuid.U
     key = (idempotency_key or "").strip()
     if not key:
         raise DomainError("REQUIRED", "Give an idempotencyKey.", "idempotencyKey")
+    if len(KEY_PREFIX + key) > MAX_KEY:  # the entry keeps "reward:<key>" in a column of 200 characters
+        raise Invalid(f"idempotencyKey is at most {MAX_KEY - len(KEY_PREFIX)} characters.", "idempotencyKey")
     with transaction(session):
         account = ledger.locked_account(session, customer_id)
         reward = session.scalars(lock_for_update(select(Reward).where(Reward.id == reward_id), session)).first()
         if reward is None:
             raise NotFound("No reward has this id.", "rewardId")
         digest = ledger.payload_hash(kind="REDEEM", reward=str(reward.id))
-        existing = ledger.replayed(session, customer_id, f"reward:{key}", digest)
+        existing = ledger.replayed(session, customer_id, KEY_PREFIX + key, digest)
         if existing is not None:
             redemption = session.scalars(select(RewardRedemption).where(RewardRedemption.entry_id == existing.id)).one()
             return RedemptionResult(redemption, reward, created=False)
@@ -68,7 +78,7 @@ def redeem_reward(session: Session, *, customer_id: uuid.UUID, reward_id: uuid.U
             if session.get(LoyaltyTier, account.tier_key).rank < needed.rank:
                 raise DomainError("TIER_TOO_LOW", f"This reward needs the {needed.name} tier or higher.", "rewardId")
         ledger.expire_lots(session, account, now)
-        entry = ledger.append(session, account, kind=EntryKind.REDEEM, points=-reward.cost, key=f"reward:{key}",
+        entry = ledger.append(session, account, kind=EntryKind.REDEEM, points=-reward.cost, key=KEY_PREFIX + key,
                               digest=digest, now=now, reason=f"reward: {reward.name}", actor=actor)
         if reward.stock is not None:
             reward.stock -= 1

@@ -31,12 +31,21 @@ def _check_points(points: int, *, allow_negative: bool = False) -> None:
         raise Invalid("At most 100,000,000 points in one entry.", "points")
 
 
+# Keys the system writes itself (orders, reversals, expiry, cases, merges, rewardRedeem). A caller's key
+# must not take one of them: "expire:<lot id>" would make that lot's expiry IDEMPOTENCY_MISMATCH, and so
+# every later write to the account and every expiry run.
+RESERVED_KEY_PREFIXES = ("order:", "reversal:", "expire:", "case:", "merge-in:", "merge-out:", "reward:")
+
+
 def _check_text(reason: str, key: str) -> tuple[str, str]:
     reason, key = (reason or "").strip(), (key or "").strip()
     if not reason:
         raise DomainError("REQUIRED", "Give a reason.", "reason")
     if not key:
         raise DomainError("REQUIRED", "Give an idempotencyKey.", "idempotencyKey")
+    if key.startswith(RESERVED_KEY_PREFIXES):
+        raise Invalid(f"idempotencyKey may not start with {', '.join(RESERVED_KEY_PREFIXES)} (used by the system).",
+                      "idempotencyKey")
     if len(key) > 200 or len(reason) > 500:
         raise Invalid("idempotencyKey is at most 200 and reason at most 500 characters.",
                       "idempotencyKey" if len(key) > 200 else "reason")
@@ -57,6 +66,9 @@ def _write(session: Session, *, customer_id: uuid.UUID, kind: EntryKind, points:
         existing = ledger.replayed(session, customer_id, key, digest)
         if existing is not None:
             return PointsResult(existing, account, created=False)
+        # After the replay check: a retry of an accepted request is answered even once its expiresAt has passed.
+        if expires_at is not None and expires_at <= now:
+            raise Invalid("expiresAt must be in the future.", "expiresAt")
         ledger.expire_lots(session, account, now)
         if points > 0 and expires_at is None:
             expires_at = ledger.default_expiry(now, settings.expiry_days)
@@ -77,8 +89,6 @@ def earn_points(session: Session, *, customer_id: uuid.UUID, points: int, reason
     """Credit points earned outside an order (a review, a referral); they count towards tiers."""
     _check_points(points)
     reason, key = _check_text(reason, idempotency_key)
-    if expires_at is not None and expires_at <= (now or utcnow()):
-        raise Invalid("expiresAt must be in the future.", "expiresAt")
     return _write(session, customer_id=customer_id, kind=EntryKind.EARN, points=points, reason=reason, key=key,
                   actor=actor, now=now, settings=settings, expires_at=expires_at, qualifying=True)
 
