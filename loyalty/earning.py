@@ -5,7 +5,6 @@ order and its points commit together or not at all.
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import exists, select
@@ -86,14 +85,10 @@ def reverse_for_order(session: Session, order: Order, customer: Customer) -> dic
                                                       LedgerEntry.kind == EntryKind.REVERSAL)).first()
     if prior is not None:
         return {"pointsReversed": -prior.points, "pointsNotReversed": earned.points + prior.points}
-    now, settings = utcnow(), current_settings()
+    now = utcnow()
     account = ledger.locked_account(session, customer.id)
     ledger.expire_lots(session, account, now)
     reversible = max(min(earned.points, account.balance), 0)
-    # Qualifying points that already left the window count for nothing now; taking them away
-    # would lower the points earned since instead.
-    in_window = earned.occurred_at > now - timedelta(days=settings.qualifying_window_days)
-    qualifying = earned.qualifying_points if in_window else 0
     moved_key = f"merge-in:{earned.id}"  # where a merge moved the order's lot (loyalty.merge)
     lots = [lot for lot in ledger.open_lots(session, account.customer_id)
             if lot.entry.expires_at is None or lot.entry.expires_at > now]
@@ -108,5 +103,6 @@ def reverse_for_order(session: Session, order: Order, customer: Customer) -> dic
     ledger.append(session, account, kind=EntryKind.REVERSAL, points=-reversible, key=f"reversal:order:{order.id}",
                   digest=ledger.payload_hash(kind="REVERSAL", order=str(order.id)), now=now,
                   reason=f"order {order.external_id} {order.status.lower()}", actor="rule:order-reversal",
-                  order_id=order.id, qualifying_points=-qualifying, consume=plan)
+                  order_id=order.id, qualifying_points=-earned.qualifying_points,
+                  qualifies_at=earned.qualifies_at, consume=plan)
     return {"pointsReversed": reversible, "pointsNotReversed": earned.points - reversible}

@@ -73,13 +73,14 @@ def open_lots(session: Session, customer_id: uuid.UUID) -> list[Lot]:
     rows = session.execute(
         select(LedgerEntry, remaining).outerjoin(used, used.c.lot_id == LedgerEntry.id)
         .where(LedgerEntry.customer_id == customer_id, LedgerEntry.points > 0, remaining > 0)
-        .order_by(LedgerEntry.expires_at, LedgerEntry.seq)).all()
+        .order_by(LedgerEntry.expires_at.is_(None), LedgerEntry.expires_at, LedgerEntry.seq)).all()
     return [Lot(entry, int(left)) for entry, left in rows]
 
 
 def append(session: Session, account: LoyaltyAccount, *, kind: EntryKind, points: int, key: str, digest: str,
            now: datetime, reason: str | None, actor: str | None, expires_at: datetime | None = None,
            order_id: uuid.UUID | None = None, case_id: uuid.UUID | None = None, qualifying_points: int = 0,
+           qualifies_at: datetime | None = None,
            consume: list[tuple[LedgerEntry, int]] | None = None) -> LedgerEntry:
     """Append one entry to a locked account, keeping the balance and the lots consistent.
 
@@ -100,7 +101,8 @@ def append(session: Session, account: LoyaltyAccount, *, kind: EntryKind, points
     entry = LedgerEntry(id=uuid.uuid4(), seq=seq, customer_id=account.customer_id, kind=kind, points=points,
                         balance_after=account.balance, reason=reason, idempotency_key=key, payload_hash=digest,
                         occurred_at=now, expires_at=expires_at if points > 0 else None, order_id=order_id,
-                        case_id=case_id, qualifying_points=qualifying_points, actor=actor)
+                        case_id=case_id, qualifying_points=qualifying_points, actor=actor,
+                        qualifies_at=(qualifies_at or now) if qualifying_points else None)
     session.add(entry)
     if points < 0:
         plan = consume if consume is not None else _plan_consumption(session, account.customer_id, -points, now)

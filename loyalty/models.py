@@ -77,6 +77,9 @@ class LedgerEntry(Base):
     # What this entry adds to tier qualification: an order's points, and minus all of them when the
     # order is refunded (even if its balance points were already spent); 0 for everything else.
     qualifying_points: Mapped[int] = mapped_column(default=0)
+    # When those qualifying points were earned: the rolling window counts from here, so a refund's
+    # reversal leaves the window together with the points it cancels, and a merge keeps dates.
+    qualifies_at: Mapped[datetime | None]
     actor: Mapped[str | None] = mapped_column(String(200))
 
 

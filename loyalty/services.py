@@ -1,9 +1,10 @@
 """Public loyalty services: each one transaction, idempotent on its key."""
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,8 @@ from crm.errors import DomainError, Invalid
 from loyalty import ledger, tiering
 from loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount
 from loyalty.settings import LoyaltySettings, current_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,7 +62,7 @@ def _write(session: Session, *, customer_id: uuid.UUID, kind: EntryKind, points:
     now = now or utcnow()
     settings = settings or current_settings()
     digest = ledger.payload_hash(kind=kind.value, points=points, reason=reason,
-                                 expiresAt=expires_at.isoformat() if expires_at else None,
+                                 expiresAt=expires_at.astimezone(timezone.utc).isoformat() if expires_at else None,
                                  case=str(case_id) if case_id else None, order=str(order_id) if order_id else None)
     with transaction(session):
         account = ledger.locked_account(session, customer_id)
@@ -124,14 +127,21 @@ def credit_compensation(session: Session, *, customer_id: uuid.UUID, case_id: uu
 
 
 def run_expiry(session: Session, *, now: datetime | None = None) -> int:
-    """Expire what is left of every expired lot, once. Returns the EXPIRE entries written."""
+    """Expire what is left of every expired lot, once. Returns the EXPIRE entries written.
+
+    One transaction per account; an account that fails is logged and left for the next run,
+    never stopping the others.
+    """
     from loyalty.queries import accounts_with_expired_lots
     now = now or utcnow()
     written = 0
     for customer_id in accounts_with_expired_lots(session, now):
-        with transaction(session):
-            account = ledger.locked_account(session, customer_id)
-            written += len(ledger.expire_lots(session, account, now))
+        try:
+            with transaction(session):
+                account = ledger.locked_account(session, customer_id)
+                written += len(ledger.expire_lots(session, account, now))
+        except Exception:
+            log.exception("loyalty expiry failed for customer %s; retried next run", customer_id)
     return written
 
 

@@ -19,8 +19,8 @@ def all_tiers(session: Session) -> list[LoyaltyTier]:
 def qualifying_points(session: Session, customer_id: uuid.UUID, now: datetime, settings: LoyaltySettings) -> int:
     since = now - timedelta(days=settings.qualifying_window_days)
     total = session.scalar(select(func.coalesce(func.sum(LedgerEntry.qualifying_points), 0)).where(
-        LedgerEntry.customer_id == customer_id, LedgerEntry.qualifying_points != 0, LedgerEntry.occurred_at > since,
-        LedgerEntry.occurred_at <= now))
+        LedgerEntry.customer_id == customer_id, LedgerEntry.qualifying_points != 0, LedgerEntry.qualifies_at > since,
+        LedgerEntry.qualifies_at <= now))
     return max(int(total), 0)
 
 

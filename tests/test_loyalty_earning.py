@@ -506,15 +506,17 @@ def test_refunding_an_order_older_than_the_window_leaves_todays_qualifying_point
     customer = create_customer(api, email="old@example.com")
     old = order(api, customer["id"], "old-1", amount="900.00")  # 1000 points
     # Its points were earned 400 days ago (entries are written at the time of recording: move it back).
+    long_ago = datetime.now(timezone.utc) - timedelta(days=400)
     ctx.execute(update(LedgerEntry).where(LedgerEntry.order_id == raw_id(old["order"]["id"]))
-                .values(occurred_at=datetime.now(timezone.utc) - timedelta(days=400)))
+                .values(occurred_at=long_ago, qualifies_at=long_ago))
     ctx.commit()
     points(api, "Earn", customer["id"], 5000, "recent")
     assert loyalty_of(api, customer["id"])["qualifyingPoints"] == 5000
     payload = api.data(REFUND, {"id": old["order"]["id"]})["orderRefund"]
     assert (payload["pointsReversed"], payload["pointsNotReversed"]) == (1000, 0)
     assert payload["customer"]["loyalty"] == {"balance": 5000, "qualifyingPoints": 5000, "tier": {"key": "gold"}}
-    assert entries_of(api, customer["id"])[-1]["qualifyingPoints"] == 0
+    # The reversal cancels the order's 1000 from the date they were earned: outside the window, like them.
+    assert entries_of(api, customer["id"])[-1]["qualifyingPoints"] == -1000
     now = datetime.now(timezone.utc)
     assert services.review_tiers(ctx, now=now) == 0
     assert services.review_tiers(ctx, now=now + timedelta(days=30)) == 0
@@ -577,10 +579,14 @@ def test_merge_moves_points_with_their_expiry_qualifying_points_and_redemptions(
     assert merged["lifetimeEarned"] == 200 + 300 + 150  # what both ever earned, the spent 100 included
     assert merged["expiringSoon"] == [{"points": 200, "expiresAt": soon.isoformat()}]
     assert merged["redemptions"] == {"totalCount": 1, "edges": [{"node": {"points": 100, "reward": {"name": "Mug"}}}]}
-    moved_in = [e for e in reversed(merged["entries"]["edges"]) if e["node"]["kind"] == "ADJUST"]
-    assert sorted((e["node"]["points"], e["node"]["expiresAt"] == soon.isoformat()) for e in moved_in) == [
-        (150, False), (200, True)]
-    assert {e["node"]["reason"] for e in moved_in} == {f"merged from customer {raw_id(duplicate['id'])}"}
+    adjustments = [e["node"] for e in reversed(merged["entries"]["edges"]) if e["node"]["kind"] == "ADJUST"]
+    moved_in = [e for e in adjustments if e["points"]]
+    assert sorted((e["points"], e["expiresAt"] == soon.isoformat()) for e in moved_in) == [(150, False), (200, True)]
+    assert {e["reason"] for e in moved_in} == {f"merged from customer {raw_id(duplicate['id'])}"}
+    # Tier qualification moves entry by entry, each keeping the date it was earned.
+    carried = [e for e in adjustments if not e["points"]]
+    assert sum(e["qualifyingPoints"] for e in carried) == 300 + 150  # the promo and the order
+    assert {e["reason"] for e in carried} == {f"merged from customer {raw_id(duplicate['id'])}: tier qualification"}
 
     result = runner.invoke(args=["loyalty", "verify"])
     assert result.exit_code == 0, result.output

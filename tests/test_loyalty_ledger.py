@@ -3,7 +3,6 @@ the verify/expire commands, concurrency (PostgreSQL), rewards and permissions.""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from contextlib import contextmanager
@@ -52,11 +51,9 @@ REDEMPTIONS = """query($id: ID!) { customer(id: $id) { loyalty {
 UTC = timezone.utc
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 
-on_postgresql_only = pytest.mark.skipif(
-    os.environ.get("CRM_TEST_DATABASE_URL", "").startswith("sqlite"),
-    reason="concurrency relies on PostgreSQL row locks (SELECT ... FOR UPDATE); SQLite has none and "
-           "is a single-writer development database",
-)
+# The issue asks for these on PostgreSQL (row locks); they run on SQLite too, where every
+# transaction takes the write lock up front (BEGIN IMMEDIATE, see crm/db.py).
+concurrency_test = pytest.mark.concurrency
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -557,7 +554,7 @@ def test_expire_command_prints_the_count(api, app, runner):
 
 # --- 5. concurrency (PostgreSQL) -----------------------------------------------------------------------
 
-@on_postgresql_only
+@concurrency_test
 def test_thirty_parallel_redemptions_of_ten_from_a_hundred_never_overspend(api, app):
     token = api.tokens["integration"]
     for run in range(3):
@@ -587,7 +584,7 @@ def test_thirty_parallel_redemptions_of_ten_from_a_hundred_never_overspend(api, 
             assert seqs == list(range(1, 12))
 
 
-@on_postgresql_only
+@concurrency_test
 def test_ten_parallel_requests_with_one_key_write_one_entry(api, app):
     cid = create_customer(api, email="samekey@example.com")["id"]  # no account yet: created under the race too
     token = api.tokens["admin"]
@@ -768,7 +765,7 @@ def test_reward_outside_its_active_window_is_inactive(api, app):
     assert loyalty(api, cid)["balance"] == 979
 
 
-@on_postgresql_only
+@concurrency_test
 def test_parallel_redemptions_of_a_reward_never_oversell_its_stock(api, app):
     customers = []
     for index in range(5):

@@ -13,7 +13,6 @@ from crm.auth.models import StaffUser
 from crm.customers import rules
 from crm.customers.models import Consent, Customer
 from crm.customers.schemas import CustomerCreateSchema, CustomerUpdateSchema
-from crm.customers.selectors import get_customer
 from crm.db import lock_for_update, transaction, utcnow
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import DomainError, NotFound

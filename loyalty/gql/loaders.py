@@ -39,8 +39,8 @@ class QualifyingByCustomer(Loader):
         rows = self.session.execute(
             select(LedgerEntry.customer_id, func.sum(LedgerEntry.qualifying_points))
             .where(LedgerEntry.customer_id.in_(keys), LedgerEntry.qualifying_points != 0,
-                   LedgerEntry.occurred_at > now - timedelta(days=settings.qualifying_window_days),
-                   LedgerEntry.occurred_at <= now)
+                   LedgerEntry.qualifies_at > now - timedelta(days=settings.qualifying_window_days),
+                   LedgerEntry.qualifies_at <= now)
             .group_by(LedgerEntry.customer_id))
         return {cid: max(int(total), 0) for cid, total in rows}
 

@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('order_id', sa.Uuid(), nullable=True),
     sa.Column('case_id', sa.Uuid(), nullable=True),
     sa.Column('qualifying_points', sa.Integer(), nullable=False),
+    sa.Column('qualifies_at', crm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('actor', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_loyalty_ledger_entry_customer_id_customer'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['order_id'], ['customer_order.id'], name=op.f('fk_loyalty_ledger_entry_order_id_customer_order')),
