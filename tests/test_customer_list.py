@@ -125,3 +125,13 @@ def test_tampered_cursors_are_invalid_not_internal(api):
             bad + "=" * (-len(bad) % 4)).decode() else None
         body = api(LIST, {"first": 1, "after": bad, "orderBy": ordering})
         assert body["errors"][0]["extensions"]["code"] == "INVALID", body
+
+
+def test_a_datetime_without_an_offset_is_refused_with_a_clear_error(api):
+    create_customer(api, email="a@example.com")
+    body = api(LIST, {"filter": {"createdAfter": "2026-01-01T00:00:00"}}, status=200)
+    assert body["data"] is None
+    assert "has no offset" in body["errors"][0]["message"]
+    assert "Internal" not in body["errors"][0]["message"]
+    assert len(emails(api, filter={"createdAfter": "2000-01-01T00:00:00Z"})) == 1
+    assert len(emails(api, filter={"createdAfter": "2000-01-01T02:00:00+02:00"})) == 1

@@ -10,6 +10,7 @@ from graphene import relay
 
 from crm.api.connections import connection_type
 from crm.api.enums import Channel
+from crm.api.scalars import DateTime
 
 
 class CaseKind(graphene.Enum):
@@ -59,14 +60,14 @@ class Touchpoint(graphene.ObjectType):
 
 class CaseSla(graphene.ObjectType):
     policy = graphene.String(required=True)
-    first_response_due_at = graphene.DateTime(required=True)
-    resolution_due_at = graphene.DateTime(required=True)
+    first_response_due_at = DateTime(required=True)
+    resolution_due_at = DateTime(required=True)
     first_response_state = graphene.Field(SlaState, required=True)
     resolution_state = graphene.Field(SlaState, required=True)
 
 
 class CaseEvent(graphene.ObjectType):
-    at = graphene.DateTime(required=True)
+    at = DateTime(required=True)
     from_status = graphene.Field(CaseStatus)
     to_status = graphene.Field(CaseStatus, required=True)
     actor = graphene.String()
@@ -85,10 +86,10 @@ class Case(graphene.ObjectType):
     status = graphene.Field(CaseStatus, required=True)
     priority = graphene.Int(required=True, description="1 = highest; follows the service tier.")
     assignee = graphene.Field("crm.auth.gql.types.StaffUser")
-    opened_at = graphene.DateTime(required=True)
-    first_responded_at = graphene.DateTime()
-    resolved_at = graphene.DateTime()
-    closed_at = graphene.DateTime()
+    opened_at = DateTime(required=True)
+    first_responded_at = DateTime()
+    resolved_at = DateTime()
+    closed_at = DateTime()
     first_contact_resolution = graphene.Boolean()
     root_cause = graphene.String()
     resolution = graphene.String()
@@ -105,7 +106,7 @@ class Interaction(graphene.ObjectType):
     touchpoint = graphene.Field(Touchpoint, required=True)
     channel = graphene.Field(Channel, required=True)
     stage = graphene.String(required=True)
-    occurred_at = graphene.DateTime(required=True)
+    occurred_at = DateTime(required=True)
     emotion = graphene.Int(description="-2 (very negative) .. 2 (very positive)")
     pain_points = graphene.List(graphene.NonNull(graphene.String), required=True)
     note = graphene.String()
@@ -122,7 +123,7 @@ class SurveyResponse(graphene.ObjectType):
     score = graphene.Int(required=True)
     comment = graphene.String()
     case = graphene.Field(Case)
-    submitted_at = graphene.DateTime(required=True)
+    submitted_at = DateTime(required=True)
 
 
 InteractionConnection = connection_type(Interaction, "Interaction")

@@ -7,6 +7,7 @@ from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation
 from crm.customers.gql.mutations import customer_id_for
 from crm.enums import Role
+from crm.api.scalars import DateTime
 from loyalty import rewards, services
 from loyalty.gql.types import AccountView, LedgerEntry, LoyaltyAccount, Reward, RewardRedemption
 
@@ -51,7 +52,7 @@ class PointsEarnInput(graphene.InputObjectType):
     points = graphene.Int(required=True)
     reason = graphene.String(required=True)
     idempotency_key = graphene.String(required=True)
-    expires_at = graphene.DateTime()
+    expires_at = DateTime()
 
 
 class PointsRedeemInput(graphene.InputObjectType):
@@ -73,8 +74,8 @@ class RewardCreateInput(graphene.InputObjectType):
     description = graphene.String()
     cost = graphene.Int(required=True)
     stock = graphene.Int(description="Null: unlimited.")
-    active_from = graphene.DateTime()
-    active_until = graphene.DateTime()
+    active_from = DateTime()
+    active_until = DateTime()
     min_tier = graphene.String(description="Key of the lowest tier that may redeem it.")
 
 

@@ -8,6 +8,7 @@ import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type, page_size
+from crm.api.scalars import DateTime
 from loyalty import models
 from loyalty.gql import loaders
 
@@ -43,8 +44,8 @@ class LedgerEntry(graphene.ObjectType):
     balance_after = graphene.Int(required=True)
     reason = graphene.String()
     idempotency_key = graphene.String()
-    occurred_at = graphene.DateTime(required=True)
-    expires_at = graphene.DateTime(description="EARN and COMPENSATION entries.")
+    occurred_at = DateTime(required=True)
+    expires_at = DateTime(description="EARN and COMPENSATION entries.")
     order = graphene.Field("crm.customers.gql.types.Order")
     case = graphene.Field("journeys.gql.types.Case")
     qualifying_points = graphene.Int(required=True, description="What this entry adds to tier qualification.")
@@ -80,7 +81,7 @@ LedgerEntryConnection = connection_type(LedgerEntry, "LedgerEntry")
 
 class PointsExpiry(graphene.ObjectType):
     points = graphene.Int(required=True)
-    expires_at = graphene.DateTime(required=True)
+    expires_at = DateTime(required=True)
 
 
 class Reward(graphene.ObjectType):
@@ -91,8 +92,8 @@ class Reward(graphene.ObjectType):
     description = graphene.String()
     cost = graphene.Int(required=True, description="In points.")
     stock = graphene.Int(description="Null: unlimited.")
-    active_from = graphene.DateTime()
-    active_until = graphene.DateTime()
+    active_from = DateTime()
+    active_until = DateTime()
     min_tier = graphene.String(description="Key of the lowest tier that may redeem it.")
 
     @classmethod
@@ -117,7 +118,7 @@ class RewardRedemption(graphene.ObjectType):
 
     reward = graphene.Field(Reward, required=True)
     points = graphene.Int(required=True)
-    redeemed_at = graphene.DateTime(required=True)
+    redeemed_at = DateTime(required=True)
 
     @classmethod
     def is_type_of(cls, root, info):

@@ -11,7 +11,7 @@ from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation, camel
 from crm.api.permissions import MANAGE_CUSTOMERS
-from crm.api.scalars import JSON, Decimal
+from crm.api.scalars import DateTime, Decimal, JSON
 from crm.customers import merge, orders, services
 from crm.customers.gql.types import Customer, Order, see_customers
 from crm.enums import Role
@@ -75,7 +75,7 @@ class OrderRecordInput(graphene.InputObjectType):
     amount = Decimal(required=True)
     currency = graphene.String(required=True)
     channel = Channel(required=True)
-    occurred_at = graphene.DateTime(required=True)
+    occurred_at = DateTime(required=True)
     items = JSON()
 
 

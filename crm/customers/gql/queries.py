@@ -10,6 +10,7 @@ from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, Permission
 from crm.customers import selectors
 from crm.customers.gql.types import CustomerConnection, Customer, see_customers
 from crm.errors import DomainError, Forbidden
+from crm.api.scalars import DateTime
 
 
 class CustomerOrderField(graphene.Enum):
@@ -31,8 +32,8 @@ class CustomerFilter(graphene.InputObjectType):
     segment_id = graphene.ID()
     loyalty_tier = graphene.String()
     account_manager_id = graphene.ID()
-    created_after = graphene.DateTime()
-    created_before = graphene.DateTime()
+    created_after = DateTime()
+    created_before = DateTime()
 
 
 def _enum_value(value):

@@ -14,7 +14,7 @@ from graphene import relay
 from crm.api.connections import connection_type, empty_page, page_size
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.permissions import PII_MASKED, READ_CUSTOMERS, MaskedField, mask_email, mask_phone
-from crm.api.scalars import JSON, Decimal
+from crm.api.scalars import DateTime, Decimal, JSON
 from crm.auth.gql.types import StaffById, StaffUser
 from crm.customers import models
 from crm.customers.gql import loaders
@@ -44,7 +44,7 @@ class Consent(graphene.ObjectType):
     channel = graphene.Field(Channel, required=True)
     granted = graphene.Boolean(required=True)
     source = graphene.String()
-    updated_at = graphene.DateTime(required=True)
+    updated_at = DateTime(required=True)
 
 
 def actor_for_viewer(info, actor: str | None) -> str | None:
@@ -59,7 +59,7 @@ class LifecycleTransition(graphene.ObjectType):
     to_stage = graphene.Field(LifecycleStage, required=True)
     reason = graphene.String()
     actor = graphene.String(description='Staff user, "rule:<name>" or "system" ("staff" for PORTAL tokens).')
-    at = graphene.DateTime(required=True)
+    at = DateTime(required=True)
 
     @staticmethod
     def resolve_actor(transition, info):
@@ -72,7 +72,7 @@ class ServiceTierChange(graphene.ObjectType):
     pinned = graphene.Boolean(required=True)
     reason = graphene.String()
     actor = graphene.String()
-    at = graphene.DateTime(required=True)
+    at = DateTime(required=True)
 
     @staticmethod
     def resolve_actor(change, info):
@@ -83,9 +83,9 @@ class CustomerMetrics(graphene.ObjectType):
     total_spent = Decimal(required=True, description="Lifetime spend in the base currency.")
     order_count = graphene.Int(required=True)
     average_order_value = Decimal()
-    first_order_at = graphene.DateTime()
-    last_order_at = graphene.DateTime()
-    last_interaction_at = graphene.DateTime()
+    first_order_at = DateTime()
+    last_order_at = DateTime()
+    last_interaction_at = DateTime()
     recency_score = graphene.Int(description="RFM quintile, 1..5 (5 = most recent).")
     frequency_score = graphene.Int()
     monetary_score = graphene.Int()
@@ -114,11 +114,11 @@ class Order(graphene.ObjectType):
     currency = graphene.String(required=True)
     amount_in_base_currency = Decimal(required=True)
     channel = graphene.Field(Channel, required=True)
-    occurred_at = graphene.DateTime(required=True)
+    occurred_at = DateTime(required=True)
     items = graphene.Field(JSON, required=True)
     points_earned = graphene.Int(required=True)
     status = graphene.String(required=True, description="COMPLETED, REFUNDED or CANCELLED.")
-    closed_at = graphene.DateTime()
+    closed_at = DateTime()
     close_reason = graphene.String()
 
     @classmethod
@@ -184,8 +184,8 @@ class Customer(graphene.ObjectType):
     loyalty = graphene.Field(graphene.NonNull("loyalty.gql.types.LoyaltyAccount"))
     messages = graphene.Field(graphene.NonNull("crm.messages.gql.types.MessageConnection"),
                               first=graphene.Int(), after=graphene.String())
-    created_at = graphene.DateTime(required=True)
-    updated_at = graphene.DateTime(required=True)
+    created_at = DateTime(required=True)
+    updated_at = DateTime(required=True)
 
     @classmethod
     def is_type_of(cls, root, info):

@@ -6,6 +6,7 @@ from graphene import relay
 
 from crm.api.connections import connection_type
 from crm.api.enums import Channel
+from crm.api.scalars import DateTime
 
 
 class MessagePurpose(graphene.Enum):
@@ -36,8 +37,8 @@ class Message(graphene.ObjectType):
     body = graphene.String(required=True)
     status = graphene.Field(MessageStatus, required=True)
     suppression_reason = graphene.String(description="NO_CONSENT, FREQUENCY_CAP, NO_ADDRESS, ERASED, ...")
-    scheduled_for = graphene.DateTime()
-    sent_at = graphene.DateTime()
+    scheduled_for = DateTime()
+    sent_at = DateTime()
     attempts = graphene.Int(required=True)
     dedupe_key = graphene.String(required=True)
 

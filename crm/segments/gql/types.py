@@ -5,7 +5,7 @@ import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type
-from crm.api.scalars import JSON
+from crm.api.scalars import DateTime, JSON
 
 
 class SegmentKind(graphene.Enum):
@@ -24,7 +24,7 @@ class Segment(graphene.ObjectType):
     member_count = graphene.Int(required=True)
     members = graphene.Field(graphene.NonNull("crm.customers.gql.types.CustomerConnection"),
                              first=graphene.Int(), after=graphene.String())
-    refreshed_at = graphene.DateTime()
+    refreshed_at = DateTime()
 
 
 SegmentConnection = connection_type(Segment, "Segment")
