@@ -7,6 +7,10 @@ from crm.customers.models import (  # noqa: F401
 )
 from crm.db import Base  # noqa: F401
 from crm.outbox import OutboxEntry  # noqa: F401
+from journeys.models import (  # noqa: F401
+    Case, CaseEvent, CustomerPainPointRollup, CustomerTouchpointRollup, Interaction, InteractionPainPoint, JourneyMap,
+    SlaPolicy, SurveyResponse, Touchpoint,
+)
 from loyalty.models import (  # noqa: F401
     EarningRule, LedgerEntry, LotConsumption, LoyaltyAccount, LoyaltyTier, Reward, RewardRedemption, TierChange,
 )

@@ -2,4 +2,12 @@
 
 
 def init_app(app) -> None:
-    """Register this domain's event subscribers, merge hooks and periodic jobs (none yet)."""
+    """Plug journeys into the customer core: settings, merge hook, CLI and report routes."""
+    from crm.customers.merge import MERGE_HOOKS
+    from journeys.merge import move_journeys
+    from journeys.settings import DEFAULTS
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    if move_journeys not in MERGE_HOOKS:
+        MERGE_HOOKS.append(move_journeys)

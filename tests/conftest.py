@@ -82,7 +82,7 @@ def app(database_url, redis_url, tmp_path_factory):
 
 
 # Data the migrations seed (the default loyalty programme): restored as migrated before each test.
-REFERENCE_TABLES = ("loyalty_tier", "loyalty_earning_rule")
+REFERENCE_TABLES = ("loyalty_tier", "loyalty_earning_rule", "journey_map", "sla_policy")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,219 @@
+"""Journeys: touchpoint maps, interactions with their rollups, cases and survey responses.
+
+Interactions are the raw facts. Two rollups per (customer, touchpoint) are kept
+in the same transaction as every insert, so the all-time journey map reads
+customers x touchpoints rows instead of every interaction (docs/journeys.md).
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db import Base, new_id, utcnow
+from crm.enums import Channel, ServiceTier, enum_column
+
+
+class CaseKind(str, enum.Enum):
+    INQUIRY = "INQUIRY"
+    COMPLAINT = "COMPLAINT"
+    REPAIR = "REPAIR"
+    RETURN = "RETURN"
+    FEEDBACK = "FEEDBACK"
+
+
+class CaseStatus(str, enum.Enum):
+    RECEIVED = "RECEIVED"
+    DIAGNOSING = "DIAGNOSING"
+    SOLUTION_PROPOSED = "SOLUTION_PROPOSED"
+    RESOLVED = "RESOLVED"
+    FOLLOWED_UP = "FOLLOWED_UP"
+    CLOSED = "CLOSED"
+
+
+class CaseEventKind(str, enum.Enum):
+    OPENED = "OPENED"
+    RESPONSE = "RESPONSE"
+    TRANSITION = "TRANSITION"
+    RESOLVED = "RESOLVED"
+    REOPENED = "REOPENED"
+
+
+class SurveyKind(str, enum.Enum):
+    CSAT = "CSAT"
+    NPS = "NPS"
+    CES = "CES"
+
+
+class JourneyMap(Base):
+    __tablename__ = "journey_map"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stages: Mapped[list] = mapped_column(default=list)  # ordered stage names
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Touchpoint(Base):
+    __tablename__ = "touchpoint"
+    __table_args__ = (Index("ix_touchpoint_map_stage", "journey_map_key", "stage_position", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    journey_map_key: Mapped[str] = mapped_column(ForeignKey("journey_map.key"))
+    stage: Mapped[str] = mapped_column(String(64))
+    # The stage's index in its map when the touchpoint was made: maps only ever append stages.
+    stage_position: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Interaction(Base):
+    __tablename__ = "interaction"
+    __table_args__ = (
+        Index("ix_interaction_timeline", "customer_id", "occurred_at", "id"),
+        Index("ix_interaction_channel_timeline", "customer_id", "channel", "occurred_at", "id"),
+        Index("ix_interaction_map_period", "journey_map_key", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    touchpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("touchpoint.id"))
+    # Copied from the touchpoint (which never changes) so analytics group without a join.
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    journey_map_key: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    emotion: Mapped[int | None]
+    pain_points: Mapped[list] = mapped_column(default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload_hash: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_case.id"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InteractionPainPoint(Base):
+    """One row per (interaction, pain point): the pain points of a period are counted in SQL."""
+
+    __tablename__ = "interaction_pain_point"
+
+    interaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("interaction.id", ondelete="CASCADE"),
+                                                      primary_key=True)
+    pain_point: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class CustomerTouchpointRollup(Base):
+    """What one customer did at one touchpoint, all time; maintained with every interaction insert."""
+
+    __tablename__ = "journey_customer_touchpoint"
+    __table_args__ = (Index("ix_journey_rollup_touchpoint", "touchpoint_id", "customer_id"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    touchpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("touchpoint.id"), primary_key=True)
+    interactions: Mapped[int] = mapped_column(default=0)
+    emotion_sum: Mapped[int] = mapped_column(default=0)
+    emotion_count: Mapped[int] = mapped_column(default=0)
+    pain_interactions: Mapped[int] = mapped_column(default=0)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+
+
+class CustomerPainPointRollup(Base):
+    __tablename__ = "journey_customer_pain_point"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    touchpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("touchpoint.id"), primary_key=True)
+    pain_point: Mapped[str] = mapped_column(String(80), primary_key=True)
+    occurrences: Mapped[int] = mapped_column(default=0)
+
+
+class SlaPolicy(Base):
+    """Response and resolution targets of a service tier, optionally counted in business hours only."""
+
+    __tablename__ = "sla_policy"
+
+    service_tier: Mapped[ServiceTier] = mapped_column(enum_column(ServiceTier), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    first_response_minutes: Mapped[int]
+    resolution_minutes: Mapped[int]
+    # {"timezone": "Europe/Berlin", "weekdays": [0..6, Monday = 0], "start": "09:00", "end": "17:00",
+    #  "holidays": ["2026-12-25"]}; null: the clock runs around the clock.
+    business_hours: Mapped[dict | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "service_case"
+    __table_args__ = (
+        Index("ix_case_customer", "customer_id", "opened_at", "id"),
+        Index("ix_case_queue", "status", "opened_at", "id"),
+        Index("ix_case_opened", "opened_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus))
+    priority: Mapped[int]
+    service_tier: Mapped[ServiceTier] = mapped_column(enum_column(ServiceTier))  # when opened
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"),
+                                                          index=True)
+    opened_at: Mapped[datetime]
+    first_responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # SLA clocks, fixed when the case opens (business hours already applied), so queues filter in SQL.
+    sla_policy: Mapped[str] = mapped_column(String(100))
+    first_response_due_at: Mapped[datetime]
+    first_response_at_risk_at: Mapped[datetime]
+    resolution_due_at: Mapped[datetime]
+    resolution_at_risk_at: Mapped[datetime]
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    first_contact_resolution: Mapped[bool | None]
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    compensation_points: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseEvent(Base):
+    __tablename__ = "service_case_event"
+    __table_args__ = (Index("ix_case_event_case", "case_id", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_case.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    kind: Mapped[CaseEventKind] = mapped_column(enum_column(CaseEventKind))
+    at: Mapped[datetime]
+    from_status: Mapped[CaseStatus | None] = mapped_column(enum_column(CaseStatus))
+    to_status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SurveyResponse(Base):
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        # One response per (customer, kind, case); "-" stands for "no case", which NULL would not dedupe.
+        UniqueConstraint("customer_id", "kind", "case_key", name="uq_survey_once"),
+        Index("ix_survey_customer", "customer_id", "submitted_at", "id"),
+        Index("ix_survey_kind_submitted", "kind", "submitted_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    kind: Mapped[SurveyKind] = mapped_column(enum_column(SurveyKind))
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_case.id"), index=True)
+    case_key: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[Channel | None] = mapped_column(enum_column(Channel))  # the case's channel, for filters
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
