@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from crm import events
@@ -167,9 +167,10 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
     if not new_rows:
         return result
 
-    session.execute(insert(Interaction), new_rows)
+    # Core inserts: one executemany each (the ORM would split rows by which values are None).
+    session.execute(Interaction.__table__.insert(), new_rows)
     if pain_rows:
-        session.execute(insert(InteractionPainPoint), pain_rows)
+        session.execute(InteractionPainPoint.__table__.insert(), pain_rows)
     rollups.fold_in(session, new_rows)
     _touch_customers(session, new_rows)
     _emit(session, new_rows)

@@ -10,6 +10,8 @@ from crm.customers.gql.mutations import CustomerMutations
 from crm.customers.gql.queries import CustomerQueries
 from crm.enums import Role
 from journeys.gql import types as journey_types
+from journeys.gql.mutations import JourneyMutations
+from journeys.gql.queries import JourneyQueries
 from loyalty.gql import types as loyalty_types
 from loyalty.gql.mutations import LoyaltyMutations
 from loyalty.gql.queries import LoyaltyQueries
@@ -17,12 +19,12 @@ from crm.messages.gql import types as message_types
 from crm.segments.gql import types as segment_types
 
 
-class Query(CustomerQueries, LoyaltyQueries, AuthQueries, graphene.ObjectType):
+class Query(CustomerQueries, JourneyQueries, LoyaltyQueries, AuthQueries, graphene.ObjectType):
     node = relay.Node.Field(description="Any object by its global id. " + roles_text(tuple(Role))
                             + " Objects the token may not see resolve to null.")
 
 
-class Mutation(CustomerMutations, LoyaltyMutations, graphene.ObjectType):
+class Mutation(CustomerMutations, JourneyMutations, LoyaltyMutations, graphene.ObjectType):
     pass
 
 

@@ -1,35 +1,38 @@
-"""GraphQL types of journeys and service (contract: "journeys and service").
-
-The types are part of the public API from the start because Customer refers
-to them; the journeys issue adds their models, loaders, queries and mutations.
-"""
+"""GraphQL types of journeys and service (contract: "journeys and service")."""
 from __future__ import annotations
+
+import uuid
 
 import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type
-from crm.api.enums import Channel
+from crm.api.enums import Channel, ServiceTier
 from crm.api.scalars import DateTime
+from crm.db import utcnow
+from journeys import models
+from journeys.gql import loaders
 
 
-class CaseKind(graphene.Enum):
-    INQUIRY = "INQUIRY"
-    COMPLAINT = "COMPLAINT"
-    REPAIR = "REPAIR"
-    RETURN = "RETURN"
-    FEEDBACK = "FEEDBACK"
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
-class CaseStatus(graphene.Enum):
-    """The service process: reception -> diagnosis -> solution -> follow-up."""
+def _visible(info, obj, kind: str):
+    """``obj`` if the viewer may see its customer (a portal token: only its own), registered for loaders."""
+    from crm.customers.gql.types import can_see_customer
+    if obj is None or not can_see_customer(info, obj.customer_id):
+        return None
+    info.context.loaders.see(kind, [obj])
+    return obj
 
-    RECEIVED = "RECEIVED"
-    DIAGNOSING = "DIAGNOSING"
-    SOLUTION_PROPOSED = "SOLUTION_PROPOSED"
-    RESOLVED = "RESOLVED"
-    FOLLOWED_UP = "FOLLOWED_UP"
-    CLOSED = "CLOSED"
+
+CaseKind = graphene.Enum.from_enum(models.CaseKind)
+CaseStatus = graphene.Enum.from_enum(
+    models.CaseStatus, description="The service process: reception -> diagnosis -> solution -> follow-up.")
 
 
 class SlaState(graphene.Enum):
@@ -39,12 +42,7 @@ class SlaState(graphene.Enum):
     MET = "MET"
 
 
-class SurveyKind(graphene.Enum):
-    """CSAT 1..5, NPS 0..10, CES 1..7."""
-
-    CSAT = "CSAT"
-    NPS = "NPS"
-    CES = "CES"
+SurveyKind = graphene.Enum.from_enum(models.SurveyKind, description="CSAT 1..5, NPS 0..10, CES 1..7.")
 
 
 class Touchpoint(graphene.ObjectType):
@@ -57,6 +55,18 @@ class Touchpoint(graphene.ObjectType):
     stage = graphene.String(required=True)
     journey_map = graphene.String(required=True)
 
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Touchpoint)
+
+    @classmethod
+    def get_node(cls, info, id):
+        return info.context.session.get(models.Touchpoint, _uuid(id))
+
+    @staticmethod
+    def resolve_journey_map(touchpoint, info):
+        return touchpoint.journey_map_key
+
 
 class CaseSla(graphene.ObjectType):
     policy = graphene.String(required=True)
@@ -66,7 +76,11 @@ class CaseSla(graphene.ObjectType):
     resolution_state = graphene.Field(SlaState, required=True)
 
 
+CaseEventKind = graphene.Enum.from_enum(models.CaseEventKind)
+
+
 class CaseEvent(graphene.ObjectType):
+    kind = graphene.Field(CaseEventKind, required=True, description="A response keeps the status.")
     at = DateTime(required=True)
     from_status = graphene.Field(CaseStatus)
     to_status = graphene.Field(CaseStatus, required=True)
@@ -95,7 +109,46 @@ class Case(graphene.ObjectType):
     resolution = graphene.String()
     compensation_points = graphene.Int(required=True)
     sla = graphene.Field(CaseSla, required=True)
-    history = graphene.List(graphene.NonNull(CaseEvent), required=True)
+    history = graphene.List(graphene.NonNull(CaseEvent), required=True, description="Oldest first.")
+    reopen_count = graphene.Int(required=True)
+    service_tier = graphene.Field(ServiceTier, required=True, description="The customer's tier when it opened.")
+    interactions = graphene.List(graphene.NonNull(lambda: Interaction), required=True,
+                                 description="Interactions linked to the case, oldest first.")
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Case)
+
+    @classmethod
+    def get_node(cls, info, id):
+        return _visible(info, info.context.session.get(models.Case, _uuid(id)), "case")
+
+    @staticmethod
+    def resolve_customer(case, info):
+        return info.context.loaders.get(loaders.CustomerOfCase).load(case.customer_id)
+
+    @staticmethod
+    def resolve_assignee(case, info):
+        return info.context.loaders.get(loaders.AssigneeOfCase).load(case.assignee_id)
+
+    @staticmethod
+    def resolve_sla(case, info):
+        from journeys import sla
+        now = utcnow()
+        return CaseSla(policy=case.sla_policy, first_response_due_at=case.first_response_due_at,
+                       resolution_due_at=case.resolution_due_at,
+                       first_response_state=sla.state(case.first_responded_at, case.first_response_due_at,
+                                                      case.first_response_at_risk_at, now),
+                       resolution_state=sla.state(case.resolved_at, case.resolution_due_at,
+                                                  case.resolution_at_risk_at, now))
+
+    @staticmethod
+    def resolve_history(case, info):
+        return info.context.loaders.get(loaders.HistoryOfCase).load(case.id)
+
+    @staticmethod
+    def resolve_interactions(case, info):
+        return info.context.loaders.get(loaders.InteractionsOfCase).load(case.id)
 
 
 class Interaction(graphene.ObjectType):
@@ -112,6 +165,31 @@ class Interaction(graphene.ObjectType):
     note = graphene.String()
     external_id = graphene.String()
     case = graphene.Field(Case)
+    recorded_at = DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Interaction)
+
+    @classmethod
+    def get_node(cls, info, id):
+        return _visible(info, info.context.session.get(models.Interaction, _uuid(id)), "interaction")
+
+    @staticmethod
+    def resolve_customer(interaction, info):
+        return info.context.loaders.get(loaders.CustomerOfInteraction).load(interaction.customer_id)
+
+    @staticmethod
+    def resolve_touchpoint(interaction, info):
+        return info.context.loaders.get(loaders.TouchpointOfInteraction).load(interaction.touchpoint_id)
+
+    @staticmethod
+    def resolve_pain_points(interaction, info):
+        return interaction.pain_points or []
+
+    @staticmethod
+    def resolve_case(interaction, info):
+        return info.context.loaders.get(loaders.CaseOfInteraction).load(interaction.case_id)
 
 
 class SurveyResponse(graphene.ObjectType):
@@ -125,7 +203,47 @@ class SurveyResponse(graphene.ObjectType):
     case = graphene.Field(Case)
     submitted_at = DateTime(required=True)
 
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.SurveyResponse)
+
+    @classmethod
+    def get_node(cls, info, id):
+        return _visible(info, info.context.session.get(models.SurveyResponse, _uuid(id)), "survey")
+
+    @staticmethod
+    def resolve_customer(response, info):
+        return info.context.loaders.get(loaders.CustomerOfSurvey).load(response.customer_id)
+
+    @staticmethod
+    def resolve_case(response, info):
+        return info.context.loaders.get(loaders.CaseOfSurvey).load(response.case_id)
+
 
 InteractionConnection = connection_type(Interaction, "Interaction")
 CaseConnection = connection_type(Case, "Case")
 SurveyResponseConnection = connection_type(SurveyResponse, "SurveyResponse")
+
+
+def interactions_of(info, customer, first: int, after: str | None, channel):
+    """The customer's timeline across every channel, newest first."""
+    channel = channel.value if hasattr(channel, "value") else channel
+    page = info.context.loaders.get(loaders.InteractionsByCustomer, first, after, channel).load(customer.id)
+    counter = info.context.loaders.get(loaders.InteractionCountByCustomer, channel)
+    page.count = lambda: counter.load(customer.id)
+    return page
+
+
+def cases_of(info, customer, first: int, after: str | None, statuses):
+    statuses = tuple(sorted(s.value if hasattr(s, "value") else s for s in statuses)) if statuses else None
+    page = info.context.loaders.get(loaders.CasesByCustomer, first, after, statuses).load(customer.id)
+    counter = info.context.loaders.get(loaders.CaseCountByCustomer, statuses)
+    page.count = lambda: counter.load(customer.id)
+    return page
+
+
+def surveys_of(info, customer, first: int, after: str | None):
+    page = info.context.loaders.get(loaders.SurveysByCustomer, first, after).load(customer.id)
+    counter = info.context.loaders.get(loaders.SurveyCountByCustomer)
+    page.count = lambda: counter.load(customer.id)
+    return page

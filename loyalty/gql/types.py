@@ -73,7 +73,8 @@ class LedgerEntry(graphene.ObjectType):
 
     @staticmethod
     def resolve_case(entry, info):
-        return None  # cases arrive with the journeys domain; the case id is kept on the entry
+        from journeys.gql.loaders import CaseOfEntry
+        return info.context.loaders.get(CaseOfEntry).load(entry.case_id)
 
 
 LedgerEntryConnection = connection_type(LedgerEntry, "LedgerEntry")

@@ -242,18 +242,18 @@ class Customer(graphene.ObjectType):
 
     @staticmethod
     def resolve_interactions(customer, info, first=None, after=None, channel=None):
-        page_size(info, first)
-        return empty_page()
+        from journeys.gql.types import interactions_of
+        return interactions_of(info, customer, page_size(info, first), after, channel)
 
     @staticmethod
     def resolve_cases(customer, info, first=None, after=None, status=None):
-        page_size(info, first)
-        return empty_page()
+        from journeys.gql.types import cases_of
+        return cases_of(info, customer, page_size(info, first), after, status)
 
     @staticmethod
     def resolve_survey_responses(customer, info, first=None, after=None):
-        page_size(info, first)
-        return empty_page()
+        from journeys.gql.types import surveys_of
+        return surveys_of(info, customer, page_size(info, first), after)
 
     @staticmethod
     def resolve_segments(customer, info):
