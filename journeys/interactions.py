@@ -15,12 +15,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session
 
 from crm import events
 from crm.customers.models import Customer
-from crm.db import transaction, utcnow
+from crm.db import UTCDateTime, transaction, utcnow
 from crm.errors import DomainError, Invalid
 from journeys import rollups
 from journeys.models import Case, Interaction, InteractionPainPoint, Touchpoint
@@ -159,7 +159,7 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
         new_id = uuid.uuid4()
         new_rows.append({"id": new_id, "customer_id": row.customer_id, "touchpoint_id": touchpoint.id,
                          "channel": touchpoint.channel, "journey_map_key": touchpoint.journey_map_key,
-                         "stage": touchpoint.stage, "occurred_at": row.occurred_at, "emotion": row.emotion,
+                         "stage": touchpoint.stage, "occurred_at": row.occurred_at.astimezone(timezone.utc), "emotion": row.emotion,
                          "pain_points": pains, "note": row.note, "external_id": row.external_id,
                          "payload_hash": digest, "case_id": row.case_id, "recorded_at": now})
         pain_rows.extend({"interaction_id": new_id, "pain_point": p} for p in pains)
@@ -202,7 +202,7 @@ def _touch_customers(session: Session, new_rows: list[dict]) -> None:
         if row["customer_id"] not in latest or row["occurred_at"] > latest[row["customer_id"]]:
             latest[row["customer_id"]] = row["occurred_at"]
     ids = sorted(latest, key=str)  # one lock order for every writer
-    newest = case({cid: latest[cid] for cid in ids}, value=Customer.id)
+    newest = case({cid: literal(latest[cid], UTCDateTime()) for cid in ids}, value=Customer.id)
     session.execute(update(Customer).where(Customer.id.in_(ids))
                     .where((Customer.last_interaction_at.is_(None)) | (Customer.last_interaction_at < newest))
                     .values(last_interaction_at=newest).execution_options(synchronize_session=False))

@@ -14,7 +14,12 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from journeys.models import CustomerPainPointRollup, CustomerTouchpointRollup, Interaction, InteractionPainPoint
+from journeys.models import (
+    CustomerPainPointRollup,
+    CustomerTouchpointRollup,
+    Interaction,
+    InteractionPainPoint,
+)
 
 
 def _insert(session: Session, model):

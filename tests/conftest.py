@@ -17,7 +17,7 @@ import redis as redis_lib
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from crm import create_app
+from crm import create_app, events
 from crm.auth.services import create_staff, create_token
 from crm.db import Base
 from crm.enums import Role
@@ -215,3 +215,12 @@ def count_statements(app):
         finally:
             event.remove(engine, "before_cursor_execute", before)
     return counting
+
+
+@pytest.fixture
+def subscriptions():
+    """``events.subscribe``, with every subscription made during the test removed afterwards."""
+    saved = {topic: list(subs) for topic, subs in events._SUBSCRIBERS.items()}
+    yield events.subscribe
+    events._SUBSCRIBERS.clear()
+    events._SUBSCRIBERS.update(saved)

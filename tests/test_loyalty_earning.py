@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text, update
 
-from crm import events
 from crm.api.ids import global_id
 from crm.outbox import OutboxEntry
 from loyalty import ledger, services
@@ -106,14 +105,6 @@ def outbox_rows(app, func_path: str) -> list[OutboxEntry]:
         return list(session.scalars(select(OutboxEntry).where(OutboxEntry.func == func_path)
                                     .order_by(OutboxEntry.id)))
 
-
-@pytest.fixture
-def subscriptions():
-    """``events.subscribe``, with every subscription made during the test removed afterwards."""
-    saved = {topic: list(subs) for topic, subs in events._SUBSCRIBERS.items()}
-    yield events.subscribe
-    events._SUBSCRIBERS.clear()
-    events._SUBSCRIBERS.update(saved)
 
 
 # ---------------------------------------------------------------- 1. earning

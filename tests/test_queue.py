@@ -82,14 +82,6 @@ def add_pending_row(app, func_path: str, *args, **kwargs) -> int:
         return entry.id
 
 
-@pytest.fixture
-def subscriptions():
-    """``events.subscribe``, with every subscription made during the test removed afterwards."""
-    saved = {topic: list(subs) for topic, subs in events._SUBSCRIBERS.items()}
-    yield events.subscribe
-    events._SUBSCRIBERS.clear()
-    events._SUBSCRIBERS.update(saved)
-
 
 @pytest.fixture
 def make_app(database_url):

@@ -2,18 +2,26 @@
 from __future__ import annotations
 
 import graphene
-from graphql import GraphQLError
 
 from crm.api.enums import Channel, ServiceTier
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation
-from crm.api.scalars import DateTime, JSON
+from crm.api.scalars import JSON, DateTime
 from crm.customers.gql.mutations import customer_id_for
 from crm.enums import Role
 from crm.errors import DomainError
+from graphql import GraphQLError
 from journeys import interactions, surveys, touchpoints
 from journeys.gql.report_types import JourneyMapDefinition, SlaPolicy
-from journeys.gql.types import Case, CaseKind, CaseStatus, Interaction, SurveyKind, SurveyResponse, Touchpoint
+from journeys.gql.types import (
+    Case,
+    CaseKind,
+    CaseStatus,
+    Interaction,
+    SurveyKind,
+    SurveyResponse,
+    Touchpoint,
+)
 from journeys.settings import JourneySettings
 
 SERVICE_DESK = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)

@@ -11,7 +11,12 @@ from crm.enums import Role
 from crm.errors import DomainError
 from journeys import models
 from journeys.gql.report_types import (
-    JourneyMap, JourneyMapDefinition, JourneyMapFilter, ServiceMetrics, ServiceMetricsFilter, SlaPolicy,
+    JourneyMap,
+    JourneyMapDefinition,
+    JourneyMapFilter,
+    ServiceMetrics,
+    ServiceMetricsFilter,
+    SlaPolicy,
 )
 from journeys.gql.types import Case, CaseConnection, CaseStatus, SlaState, Touchpoint
 from journeys.settings import JourneySettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 import graphene
 
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.scalars import DateTime, JSON
+from crm.api.scalars import JSON, DateTime
 from journeys.gql.types import Touchpoint
 
 
