@@ -24,7 +24,8 @@ def pascal(stem: str) -> str:
 def test_the_example_operations_exist():
     assert {f.stem for f in FILES} >= {
         "customer_profile", "customer_list", "customer_transition_stage", "order_record", "customer_update",
-        "customer_set_consent", "customer_merge"}
+        "customer_set_consent", "customer_merge", "interaction_record", "customer_timeline", "case_open",
+        "case_resolve", "journey_map", "service_metrics"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
@@ -132,3 +133,21 @@ def test_mutation_operations_work(api, client, tokens):
                   {"primaryId": primary["id"], "duplicateId": duplicate["id"]})["customerMerge"]
     assert merged["errors"] == []
     assert merged["customer"]["phone"] == "+442079460958" and merged["customer"]["metrics"]["orderCount"] == 1
+
+
+def test_interaction_operations_record_and_show_on_the_portal_timeline(api, client, tokens, portal_token):
+    customer = create_customer(api, email="ines.moreau@example.org")
+    created = api.data("""mutation { touchpointCreate(input: {key: "app.setup", name: "App setup", channel: APP,
+        stage: "onboarding", journeyMap: "purchase"}) { errors { code } } }""")
+    assert created["touchpointCreate"]["errors"] == []
+    row = {"customerId": customer["id"], "touchpointKey": "app.setup", "occurredAt": "2026-06-01T10:00:00+02:00",
+           "emotion": -1, "painPoints": ["Confusing setup"], "externalId": "app-1"}
+    recorded = post(client, tokens["integration"], "interaction_record", {"input": row})["interactionRecord"]
+    assert recorded["errors"] == []
+    assert (recorded["interaction"]["stage"], recorded["interaction"]["painPoints"]) == (
+        "onboarding", ["confusing-setup"])
+    me = post(client, portal_token(raw_id(customer["id"])), "customer_timeline", {"id": customer["id"]})["customer"]
+    assert me["metrics"]["lastInteractionAt"] == "2026-06-01T08:00:00+00:00"
+    assert [(e["node"]["touchpoint"]["key"], e["node"]["emotion"]) for e in me["interactions"]["edges"]] == [
+        ("app.setup", -1)]
+    assert me["cases"] == {"totalCount": 0, "edges": []}

@@ -26,11 +26,6 @@ READ_TOUCHPOINTS = (*STAFF, Role.INTEGRATION)
 READ_CASE = (*SERVICE_DESK, Role.PORTAL)
 
 
-def _query_error(exc: DomainError):
-    from graphql import GraphQLError
-    return GraphQLError(exc.message, extensions={"code": exc.code, "field": exc.field})
-
-
 def _segment(filter_, field: str):
     value = (filter_ or {}).get("segment_id")
     return parse_id(value, "Segment", field) if value else None
@@ -72,14 +67,11 @@ class JourneyQueries(graphene.ObjectType):
     def resolve_journey_map(root, info, key, filter=None):
         from journeys import analytics
         filter = filter or {}
-        try:
-            flt = analytics.JourneyFilter(
-                from_=filter.get("from_"), to=filter.get("to"), segment_id=_segment(filter, "filter.segmentId"),
-                service_tiers=filter.get("service_tiers"), lifecycle_stages=filter.get("lifecycle_stages"),
-                channels=filter.get("channels"))
-            return analytics.journey_map(info.context.session, key=key, flt=flt)
-        except DomainError as exc:
-            raise _query_error(exc) from None
+        flt = analytics.JourneyFilter(
+            from_=filter.get("from_"), to=filter.get("to"), segment_id=_segment(filter, "filter.segmentId"),
+            service_tiers=filter.get("service_tiers"), lifecycle_stages=filter.get("lifecycle_stages"),
+            channels=filter.get("channels"))
+        return analytics.journey_map(info.context.session, key=key, flt=flt)
 
     @staticmethod
     def resolve_case(root, info, id):
@@ -93,12 +85,8 @@ class JourneyQueries(graphene.ObjectType):
     @staticmethod
     def resolve_cases(root, info, first=None, after=None, status=None, sla_state=None):
         from journeys.cases import list_cases
-        try:
-            page = list_cases(info.context.session, first=page_size(info, first), after=after,
-                              statuses=status or None,
-                              sla_state=sla_state.value if sla_state is not None else None)
-        except DomainError as exc:
-            raise _query_error(exc) from None
+        page = list_cases(info.context.session, first=page_size(info, first), after=after, statuses=status or None,
+                          sla_state=sla_state.value if sla_state is not None else None)
         info.context.loaders.see("case", page.items)
         return page
 
@@ -106,13 +94,10 @@ class JourneyQueries(graphene.ObjectType):
     def resolve_service_metrics(root, info, filter=None):
         from journeys.metrics import service_metrics
         filter = filter or {}
-        try:
-            return service_metrics(info.context.session, from_=filter.get("from_"), to=filter.get("to"),
-                                   service_tiers=filter.get("service_tiers"),
-                                   segment_id=_segment(filter, "filter.segmentId"), channels=filter.get("channels"),
-                                   settings=JourneySettings.from_config(info.context.config))
-        except DomainError as exc:
-            raise _query_error(exc) from None
+        return service_metrics(info.context.session, from_=filter.get("from_"), to=filter.get("to"),
+                               service_tiers=filter.get("service_tiers"),
+                               segment_id=_segment(filter, "filter.segmentId"), channels=filter.get("channels"),
+                               settings=JourneySettings.from_config(info.context.config))
 
     @staticmethod
     def resolve_sla_policies(root, info):
