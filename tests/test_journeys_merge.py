@@ -1,0 +1,39 @@
+"""A merge moves the duplicate's interactions and survey answers onto the primary, rollups included."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from journeys import rollups
+from journeys.models import CustomerTouchpointRollup
+from tests.helpers import create_customer, raw_id
+from tests.test_interactions import RECORD, make_touchpoint
+from tests.test_surveys import submit
+
+MERGE = """mutation($p: ID!, $d: ID!) { customerMerge(primaryId: $p, duplicateId: $d) {
+  customer { metrics { lastInteractionAt } interactions(first: 10) { totalCount edges { node { externalId } } }
+             surveyResponses(first: 10) { totalCount edges { node { kind score } } } }
+  errors { code } } }"""
+
+
+def test_merge_moves_interactions_surveys_and_rollups(api, app):
+    make_touchpoint(api)
+    primary = create_customer(api, email="ida@example.com")
+    duplicate = create_customer(api, email="ida.old@example.com")
+    for who, external_id, at in ((primary, "p-1", "2026-05-01T10:00:00Z"), (duplicate, "d-1", "2026-06-01T10:00:00Z"),
+                                 (duplicate, "d-2", "2026-04-01T10:00:00Z")):
+        api.data(RECORD, {"input": {"customerId": who["id"], "touchpointKey": "web.checkout", "occurredAt": at,
+                                    "emotion": 1, "externalId": external_id}})
+    submit(api, customerId=primary["id"], kind="NPS", score=9)
+    submit(api, customerId=duplicate["id"], kind="NPS", score=3)
+    merged = api.data(MERGE, {"p": primary["id"], "d": duplicate["id"]})["customerMerge"]
+    assert merged["errors"] == []
+    customer = merged["customer"]
+    assert customer["metrics"]["lastInteractionAt"] == "2026-06-01T10:00:00+00:00"
+    assert [e["node"]["externalId"] for e in customer["interactions"]["edges"]] == ["d-1", "p-1", "d-2"]
+    assert sorted(e["node"]["score"] for e in customer["surveyResponses"]["edges"]) == [3, 9]
+    with app.app_context():
+        from crm.db import get_session
+        session = get_session()
+        assert rollups.differences(session) == 0
+        cells = session.scalars(select(CustomerTouchpointRollup)).all()
+        assert [(c.customer_id, c.interactions, c.emotion_sum) for c in cells] == [(raw_id(primary["id"]), 3, 3)]
