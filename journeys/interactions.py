@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import events
@@ -230,13 +231,12 @@ class SingleResult:
 
 def record_interaction(session: Session, row: InteractionRow, *, now: datetime | None = None) -> SingleResult:
     """One interaction; idempotent on externalId (same payload: the original; different: IDEMPOTENCY_MISMATCH)."""
-    with transaction(session):
-        result = add_interactions(session, [row], now=now)
-        if result.errors:
-            error = result.errors[0]
-            raise DomainError(error.code, error.message, error.field)
-        if result.replayed:
-            return SingleResult(result.replayed[0], created=False)
+    result = _with_retry(session, [row], now)
+    if result.errors:
+        error = result.errors[0]
+        raise DomainError(error.code, error.message, error.field)
+    if result.replayed:
+        return SingleResult(result.replayed[0], created=False)
     return SingleResult(result.recorded[0], created=True)
 
 
@@ -245,6 +245,18 @@ def record_interactions(session: Session, rows: list[InteractionRow], *, max_row
     """Up to ``max_rows`` rows in one transaction: good rows recorded, bad rows reported by index."""
     if len(rows) > max_rows:
         raise Invalid(f"At most {max_rows} rows per call, got {len(rows)}.", "inputs")
-    with transaction(session):
-        result = add_interactions(session, rows, now=now)
-    return result
+    return _with_retry(session, rows, now)
+
+
+def _with_retry(session: Session, rows: list[InteractionRow], now: datetime | None) -> RecordResult:
+    """One transaction; if a concurrent call stored one of our externalIds first, run again once:
+    the second run sees that row and answers duplicate or IDEMPOTENCY_MISMATCH instead of failing."""
+    for attempt in (1, 2):
+        try:
+            with transaction(session):
+                return add_interactions(session, rows, now=now)
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2 or not any(r.external_id for r in rows):
+                raise
+    raise AssertionError("unreachable")

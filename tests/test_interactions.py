@@ -1,6 +1,7 @@
 """Touchpoints, interactions (single and bulk) and the customer's timeline, through GraphQL."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from journeys import rollups
@@ -206,3 +207,23 @@ def test_portal_sees_only_its_own_interactions(api, portal_token, tokens):
     refused = api.data(RECORD, {"input": {"customerId": ida["id"], "touchpointKey": "web.checkout",
                                           "occurredAt": "2026-06-01T10:00:00Z"}}, as_="ida")["interactionRecord"]
     assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+
+
+@pytest.mark.concurrency
+def test_parallel_bulk_calls_with_shared_external_ids_record_each_once(api, app):
+    from tests.test_loyalty_ledger import post, run_threads
+    make_touchpoint(api)
+    customers = [create_customer(api, email=f"p{i}@example.com") for i in range(4)]
+    rows = [{"customerId": customers[i % 4]["id"], "touchpointKey": "web.checkout", "emotion": i % 5 - 2,
+             "occurredAt": f"2026-06-01T10:{i:02d}:00Z", "painPoints": ["wait"] if i % 3 else [],
+             "externalId": f"shared-{i}"} for i in range(40)]
+    token = api.tokens["integration"]
+    results = run_threads(6, lambda index: post(app, token, BULK, {"inputs": rows})["interactionRecordBulk"])
+    assert [r["errors"] for r in results] == [[]] * 6
+    assert sum(r["recorded"] for r in results) == 40
+    assert sum(r["duplicates"] for r in results) == 40 * 5
+    with app.app_context():
+        from crm.db import get_session
+        session = get_session()
+        assert session.scalar(select(func.count()).select_from(Interaction)) == 40
+        assert rollups.differences(session) == 0
