@@ -3,6 +3,7 @@
 
 def init_app(app) -> None:
     """Plug loyalty into the customer core: settings, order and merge hooks, filters, periodic jobs."""
+    from crm import events
     from crm.customers.merge import MERGE_HOOKS
     from crm.customers.orders import ORDER_CLOSED_HOOKS, ORDER_RECORDED_HOOKS
     from crm.customers.selectors import FILTER_PROVIDERS
@@ -19,6 +20,7 @@ def init_app(app) -> None:
         if hook not in registry:
             registry.append(hook)
     FILTER_PROVIDERS["loyalty_tier"] = loyalty_tier_filter
+    events.subscribe("case.compensation_granted", "loyalty.jobs.credit_case_compensation")  # idempotent
     for job in (("loyalty-expiry", "loyalty.jobs.expire_points", "LOYALTY_REVIEW_INTERVAL"),
                 ("loyalty-tier-review", "loyalty.jobs.review_tiers", "LOYALTY_REVIEW_INTERVAL"),
                 ("loyalty-verify", "loyalty.jobs.verify_ledger", "LOYALTY_REVIEW_INTERVAL")):

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
+from sqlalchemy import select
+
+from crm.customers.models import Customer
 from crm.db import get_session
 from loyalty import queries, services
+from loyalty.models import EntryKind, LedgerEntry
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +31,28 @@ def verify_ledger() -> int:
     for problem in problems:
         log.error("loyalty ledger mismatch: %s", problem)
     return len(problems)
+
+
+def credit_case_compensation(payload: dict) -> str | None:
+    """The points of a "case.compensation_granted" event; the ledger entry's id, None if nothing was credited.
+
+    The customer may have been merged since the case was resolved: the points go to whoever the customer
+    is now, and a compensation already credited for the case (before the merge, or by an earlier run)
+    is never credited again.
+    """
+    session = get_session()
+    case_id = uuid.UUID(payload["caseId"])
+    credited = session.scalar(select(LedgerEntry.id).where(LedgerEntry.case_id == case_id,
+                                                           LedgerEntry.kind == EntryKind.COMPENSATION).limit(1))
+    if credited is not None:
+        return str(credited)
+    customer = session.get(Customer, uuid.UUID(payload["customerId"]))
+    while customer is not None and customer.merged_into_id is not None:
+        customer = session.get(Customer, customer.merged_into_id)
+    if customer is None:
+        log.warning("case %s compensation not credited: its customer no longer exists", case_id)
+        return None
+    result = services.credit_compensation(session, customer_id=customer.id, case_id=case_id,
+                                          points=int(payload["points"]), reason=payload.get("reason") or "",
+                                          actor="system")
+    return str(result.entry.id)
