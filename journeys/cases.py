@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from crm import events
 from crm.customers.services import require_customer
 from crm.db import lock_for_update, transaction, utcnow
-from crm.enums import Channel, ServiceTier
+from crm.enums import Channel, Role, ServiceTier
 from crm.errors import DomainError, Invalid, NotFound
 from crm.pagination import Page, SortKey, keyset_page
 from journeys import sla
@@ -25,6 +25,7 @@ from journeys.models import Case, CaseEvent, CaseEventKind, CaseKind, CaseStatus
 from journeys.settings import current_settings
 
 S = CaseStatus
+CASE_HANDLERS = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
 PRIORITY = {ServiceTier.VIP: 1, ServiceTier.PREFERRED: 2, ServiceTier.STANDARD: 3}
 TRANSITIONS = {(S.RECEIVED, S.DIAGNOSING), (S.DIAGNOSING, S.SOLUTION_PROPOSED), (S.RESOLVED, S.FOLLOWED_UP),
                (S.FOLLOWED_UP, S.CLOSED), (S.RESOLVED, S.DIAGNOSING)}
@@ -63,7 +64,7 @@ def _record(session: Session, case: Case, kind: CaseEventKind, from_status: Case
     case.updated_at = now
     # add_interactions expires the session's objects: pending changes must be in the database first.
     session.flush()
-    stage = STAGE_OF.get(case.status) if kind != CaseEventKind.RESPONSE else None
+    stage = STAGE_OF.get(case.status) if kind not in (CaseEventKind.RESPONSE, CaseEventKind.ASSIGNED) else None
     if stage is None:
         return
     touchpoint_key = session.scalar(
@@ -151,6 +152,29 @@ def transition(session: Session, *, case_id: uuid.UUID, to_status: CaseStatus, n
             events.emit(session, "case.followed_up", **_ids(case))
         elif to_status == S.CLOSED:
             events.emit(session, "case.closed", **_ids(case))
+    return case
+
+
+def assign(session: Session, *, case_id: uuid.UUID, staff_user_id: uuid.UUID | None, actor: str | None,
+           now: datetime | None = None) -> Case:
+    """Give the case to a member of the service desk, or take it back (None)."""
+    from crm.auth.models import StaffUser
+    now = now or utcnow()
+    with transaction(session):
+        case = _locked_case(session, case_id)
+        staff = None
+        if staff_user_id is not None:
+            staff = session.get(StaffUser, staff_user_id)
+            if staff is None:
+                raise NotFound("No staff user has this id.", "staffUserId")
+            if staff.role not in CASE_HANDLERS:
+                raise Invalid(f"A {staff.role.value} does not handle cases.", "staffUserId")
+        if case.assignee_id == staff_user_id:
+            return case
+        case.assignee_id = staff_user_id
+        _record(session, case, CaseEventKind.ASSIGNED, case.status, actor, now,
+                note=f"assigned to {staff.email}" if staff else "unassigned")
+        events.emit(session, "case.assigned", **_ids(case), staffUserId=str(staff_user_id) if staff else None)
     return case
 
 

@@ -40,6 +40,7 @@ class CaseEventKind(str, enum.Enum):
     TRANSITION = "TRANSITION"
     RESOLVED = "RESOLVED"
     REOPENED = "REOPENED"
+    ASSIGNED = "ASSIGNED"
 
 
 class SurveyKind(str, enum.Enum):

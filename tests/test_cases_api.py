@@ -173,3 +173,20 @@ def test_service_metrics_through_graphql(api):
         "FORBIDDEN"
     bad = api(query, {"filter": {"from": "2026-06-01T00:00:00Z", "to": "2026-05-01T00:00:00Z"}})
     assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": "filter.to"}
+
+
+def test_assigning_a_case_to_the_service_desk(api, staff):
+    from crm.api.ids import global_id
+    customer = create_customer(api, email="ida@example.com")
+    case = open_case(api, customer["id"])["case"]
+    assign = """mutation($id: ID!, $to: ID) { caseAssign(caseId: $id, staffUserId: $to) {
+      case { assignee { name } history { kind note } } errors { field code } } }"""
+    sam = global_id("StaffUser", staff["support_agent"].id)
+    done = api.data(assign, {"id": case["id"], "to": sam})["caseAssign"]
+    assert done["case"]["assignee"] == {"name": "Sam Support"}
+    assert done["case"]["history"][-1] == {"kind": "ASSIGNED", "note": "assigned to support_agent@example.com"}
+    marketer = global_id("StaffUser", staff["marketer"].id)
+    refused = api.data(assign, {"id": case["id"], "to": marketer})["caseAssign"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("staffUserId", "INVALID")]
+    taken_back = api.data(assign, {"id": case["id"], "to": None})["caseAssign"]
+    assert taken_back["case"]["assignee"] is None and len(taken_back["case"]["history"]) == 3

@@ -286,6 +286,26 @@ class CaseRespond(BaseMutation):
         return _case_payload(info, case)
 
 
+class CaseAssign(BaseMutation):
+    """Give a case to an ADMIN, ACCOUNT_MANAGER or SUPPORT_AGENT; staffUserId null takes it back."""
+
+    class Arguments:
+        case_id = graphene.ID(required=True)
+        staff_user_id = graphene.ID()
+
+    class Meta:
+        output = CasePayload
+        permissions = SERVICE_DESK
+
+    @classmethod
+    def perform(cls, info, case_id, staff_user_id=None):
+        from journeys import cases
+        case = cases.assign(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
+                            staff_user_id=parse_id(staff_user_id, "StaffUser", "staffUserId") if staff_user_id
+                            else None, actor=info.context.viewer.actor)
+        return _case_payload(info, case)
+
+
 class CaseTransition(BaseMutation):
     """Move a case along RECEIVED -> DIAGNOSING -> SOLUTION_PROPOSED -> RESOLVED -> FOLLOWED_UP -> CLOSED;
     a RESOLVED case may be reopened to DIAGNOSING. Resolving goes through caseResolve."""
@@ -376,6 +396,7 @@ class JourneyMutations(graphene.ObjectType):
     interaction_record_bulk = InteractionRecordBulk.Field()
     case_open = CaseOpen.Field()
     case_respond = CaseRespond.Field()
+    case_assign = CaseAssign.Field()
     case_transition = CaseTransition.Field()
     case_resolve = CaseResolve.Field()
     survey_response_submit = SurveyResponseSubmit.Field()
