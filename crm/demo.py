@@ -530,6 +530,10 @@ class _Seeder:
                     self.seed_person(person)
                 bar.update(1)
         seed_rewards(self.session)
+        # --- journeys: touchpoints, interactions, cases, surveys (crm/demo_journeys.py) ---
+        from crm.demo_journeys import seed_journeys
+        seed_journeys(self.session, now=self.now,
+                      agents=[e for _, e, r in STAFF if r in (Role.SUPPORT_AGENT, Role.ACCOUNT_MANAGER)])
         rfm.refresh_all(self.session)
         self.ensure_staff(include_admin=True)
 

@@ -11,3 +11,10 @@ def init_app(app) -> None:
         app.config.setdefault(key, value)
     if move_journeys not in MERGE_HOOKS:
         MERGE_HOOKS.append(move_journeys)
+    from journeys.cli import import_group, journeys_group
+    from journeys.reports import blueprint
+
+    if "journey_reports" not in app.blueprints:
+        app.register_blueprint(blueprint)
+    app.cli.add_command(import_group)
+    app.cli.add_command(journeys_group)

@@ -43,6 +43,8 @@ def _text(value: str | None, field: str, *, required: bool = False, limit: int =
     value = (value or "").strip() or None
     if value is None and required:
         raise DomainError("REQUIRED", f"{label} is required.", field)
+    if value is not None and "\x00" in value:
+        raise Invalid(f"{label} may not contain NUL characters.", field)
     if value is not None and len(value) > limit:
         raise Invalid(f"{label} is at most {limit} characters.", field)
     return value

@@ -80,6 +80,9 @@ def _check_row(row: InteractionRow, now: datetime, allow_system_id: bool) -> lis
     """The row's normalised pain points; a DomainError names the first bad field."""
     if row.customer_id is None:
         raise DomainError("REQUIRED", "Give a customerId.", "customerId")
+    for text, field in ((row.touchpoint_key, "touchpointKey"), (row.note, "note"), (row.external_id, "externalId")):
+        if text and "\x00" in text:  # PostgreSQL cannot store it: refuse the row, not the whole call
+            raise Invalid("Text may not contain NUL characters.", field)
     if not (row.touchpoint_key or "").strip():
         raise DomainError("REQUIRED", "Give a touchpointKey.", "touchpointKey")
     if row.occurred_at is None:

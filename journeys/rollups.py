@@ -91,16 +91,17 @@ def rebuild(session: Session, customer_ids: list[uuid.UUID] | None = None) -> in
         func.min(Interaction.occurred_at), func.max(Interaction.occurred_at),
     ).where(*where).group_by(Interaction.customer_id, Interaction.touchpoint_id)
     t = CustomerTouchpointRollup.__table__
-    written = session.execute(t.insert().from_select(
+    session.execute(t.insert().from_select(
         ["customer_id", "touchpoint_id", "interactions", "emotion_sum", "emotion_count", "pain_interactions",
-         "first_at", "last_at"], cells)).rowcount
+         "first_at", "last_at"], cells))
     pain_cells = select(Interaction.customer_id, Interaction.touchpoint_id, InteractionPainPoint.pain_point,
                         func.count()).join(InteractionPainPoint, InteractionPainPoint.interaction_id == Interaction.id) \
         .where(*where).group_by(Interaction.customer_id, Interaction.touchpoint_id, InteractionPainPoint.pain_point)
     session.execute(CustomerPainPointRollup.__table__.insert().from_select(
         ["customer_id", "touchpoint_id", "pain_point", "occurrences"], pain_cells))
     session.flush()
-    return written
+    # rowcount of INSERT ... SELECT is not reported by every driver: count what is there now.
+    return session.scalar(select(func.count()).select_from(CustomerTouchpointRollup).where(*rollup_where))
 
 
 def differences(session: Session) -> int:

@@ -39,6 +39,8 @@ def submit_response(session: Session, *, customer_id: uuid.UUID, kind: SurveyKin
     if score is None or not low <= score <= high:
         raise Invalid(f"A {kind.value} score is a whole number from {low} to {high}.", "score")
     comment = (comment or "").strip() or None
+    if comment is not None and "\x00" in comment:
+        raise Invalid("A comment may not contain NUL characters.", "comment")
     if comment is not None and len(comment) > 5000:
         raise Invalid("A comment is at most 5000 characters.", "comment")
     try:

@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sqlalchemy import func, select
+
+from crm.enums import Channel
+from journeys import rollups
+from journeys.models import (Case, CaseStatus, Interaction, InteractionPainPoint, SurveyKind, SurveyResponse,
+                             Touchpoint)
+
 VIEWER = "{ viewer { role staffUser { email } } }"
 
 CUSTOMERS = """query($after: String) { customers(first: 100, after: $after) {
@@ -39,7 +46,7 @@ def all_customers(client, token: str) -> list[dict]:
         after = page["pageInfo"]["endCursor"]
 
 
-def test_demo_seeds_customers_and_prints_an_admin_token(runner, client):
+def test_demo_seeds_customers_and_prints_an_admin_token(app, runner, client):
     token = run_demo(runner)
 
     viewer = graphql(client, token, VIEWER)["viewer"]
@@ -64,6 +71,40 @@ def test_demo_seeds_customers_and_prints_an_admin_token(runner, client):
     buyers = [c for c in customers if c["metrics"]["orderCount"]]
     assert buyers and all(c["orders"]["totalCount"] == c["metrics"]["orderCount"] for c in buyers)
     assert len({c["orders"]["edges"][0]["node"]["currency"] for c in buyers}) >= 2
+    assert_journeys(app)
+
+
+def assert_journeys(app) -> None:
+    """Touchpoints on every channel, interactions at every default stage, pain spots, cases and surveys."""
+    from crm.db import get_session
+    with app.app_context():
+        session = get_session()
+        touchpoints = session.execute(select(Touchpoint.channel, Touchpoint.journey_map_key)).all()
+        assert len(touchpoints) == 40
+        assert {channel for channel, _ in touchpoints} == set(Channel)
+        per_stage = {(m, s): n for m, s, n in session.execute(
+            select(Interaction.journey_map_key, Interaction.stage, func.count()).group_by(
+                Interaction.journey_map_key, Interaction.stage))}
+        assert set(per_stage) == {("purchase", s) for s in ("awareness", "consideration", "purchase", "onboarding",
+                                                            "usage")} | {("after-sales", s) for s in (
+                                                                "reception", "diagnosis", "solution", "follow-up")}
+        assert all(count > 0 for count in per_stage.values()), per_stage
+        # Customers drop off along the way: more look around than go on to use what they bought.
+        assert per_stage["purchase", "consideration"] > per_stage["purchase", "usage"]
+        pains = set(session.scalars(select(InteractionPainPoint.pain_point)))
+        assert {"long-wait", "out-of-stock", "delivery-delay", "confusing-setup"} <= pains
+        with_pain = select(InteractionPainPoint.interaction_id).where(
+            InteractionPainPoint.interaction_id == Interaction.id).exists()
+        assert session.scalar(select(func.max(Interaction.emotion)).where(with_pain)) < 0
+        assert session.scalar(select(func.avg(Interaction.emotion)).where(~with_pain)) > 0.5
+        assert rollups.differences(session) == 0
+        # 40 customers: two cases, the older one taken all the way to CLOSED, the newer one just received.
+        cases = session.execute(select(Case.status, Case.resolved_at.is_not(None)).order_by(Case.opened_at)).all()
+        assert cases == [(CaseStatus.CLOSED, True), (CaseStatus.RECEIVED, False)]
+        surveys = session.execute(select(SurveyResponse.kind, SurveyResponse.score)).all()
+        assert {kind for kind, _ in surveys} == set(SurveyKind)
+        nps = [score for kind, score in surveys if kind == SurveyKind.NPS]
+        assert len(nps) >= 10 and any(s >= 9 for s in nps) and any(s <= 6 for s in nps)
 
 
 def test_demo_twice_adds_nothing_and_prints_a_new_token(runner, client):

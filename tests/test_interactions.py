@@ -99,6 +99,8 @@ def test_record_reports_each_bad_field(api):
              ({"painPoints": ["ok", "!!!"]}, "painPoints.1", "INVALID"),
              ({"occurredAt": "2099-01-01T00:00:00Z"}, "occurredAt", "INVALID"),
              ({"externalId": "case:1"}, "externalId", "INVALID"),
+             ({"note": "a\u0000b"}, "note", "INVALID"),
+             ({"touchpointKey": "web\u0000"}, "touchpointKey", "INVALID"),
              ({"caseId": "Q2FzZTowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA="}, "caseId", "NOT_FOUND")]
     for change, field, code in cases:
         payload = api.data(RECORD, {"input": {**base, **change}})["interactionRecord"]

@@ -37,3 +37,22 @@ def test_merge_moves_interactions_surveys_and_rollups(api, app):
         assert rollups.differences(session) == 0
         cells = session.scalars(select(CustomerTouchpointRollup)).all()
         assert [(c.customer_id, c.interactions, c.emotion_sum) for c in cells] == [(raw_id(primary["id"]), 3, 3)]
+
+
+def test_rollup_commands_verify_and_rebuild(api, app, runner):
+    make_touchpoint(api)
+    customer = create_customer(api, email="ida@example.com")
+    api.data(RECORD, {"input": {"customerId": customer["id"], "touchpointKey": "web.checkout",
+                                "occurredAt": "2026-05-01T10:00:00Z", "emotion": -2}})
+    ok = runner.invoke(args=["journeys", "verify-rollups"])
+    assert (ok.exit_code, ok.output) == (0, "rollups agree with interactions\n")
+    with app.app_context():
+        from crm.db import get_session
+        session = get_session()
+        session.execute(CustomerTouchpointRollup.__table__.update().values(emotion_sum=5))
+        session.commit()
+    broken = runner.invoke(args=["journeys", "verify-rollups"])
+    assert (broken.exit_code, broken.output) == (1, "1 rollup cells differ from the interactions\n")
+    rebuilt = runner.invoke(args=["journeys", "rebuild-rollups"])
+    assert (rebuilt.exit_code, rebuilt.output) == (0, "rebuilt 1 customer x touchpoint cells\n")
+    assert runner.invoke(args=["journeys", "verify-rollups"]).exit_code == 0
