@@ -58,6 +58,8 @@ class LedgerEntry(Base):
         UniqueConstraint("customer_id", "idempotency_key", name="uq_loyalty_entry_idempotency"),
         Index("ix_loyalty_entry_customer", "customer_id", "occurred_at", "seq"),
         Index("ix_loyalty_entry_lots", "customer_id", "expires_at"),
+        # The next seq is max(seq) + 1 under the account lock: read off this index, not every entry.
+        UniqueConstraint("customer_id", "seq", name="uq_loyalty_entry_seq"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
