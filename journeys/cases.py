@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import events
+from crm.customers.models import Customer
 from crm.customers.services import require_customer
 from crm.db import lock_for_update, transaction, utcnow
 from crm.enums import Channel, Role, ServiceTier
@@ -51,9 +52,17 @@ def _text(value: str | None, field: str, *, required: bool = False, limit: int =
 
 
 def _locked_case(session: Session, case_id: uuid.UUID) -> Case:
-    case = session.scalars(lock_for_update(select(Case).where(Case.id == case_id), session)).first()
-    if case is None:
-        raise NotFound("No case has this id.", "caseId")
+    """The case, locked after its customer: the order a merge locks in (customers, then their cases),
+    so a case write and a merge wait for each other instead of deadlocking."""
+    case = None
+    for _ in range(2):
+        owner = session.scalar(select(Case.customer_id).where(Case.id == case_id))
+        if owner is None:
+            raise NotFound("No case has this id.", "caseId")
+        session.execute(lock_for_update(select(Customer.id).where(Customer.id == owner), session))
+        case = session.scalars(lock_for_update(select(Case).where(Case.id == case_id), session)).first()
+        if case.customer_id == owner:  # else a merge moved it meanwhile: lock the new owner too
+            break
     return case
 
 
@@ -90,7 +99,7 @@ def open_case(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, chann
     subject = _text(subject, "subject", required=True, limit=300)
     description = _text(description, "description")
     with transaction(session):
-        customer = require_customer(session, customer_id)
+        customer = require_customer(session, customer_id, for_update=True)
         policy = session.get(SlaPolicy, customer.service_tier)
         if policy is None:
             raise LookupError(f"no sla_policy row for the {customer.service_tier.value} tier")
@@ -175,7 +184,7 @@ def assign(session: Session, *, case_id: uuid.UUID, staff_user_id: uuid.UUID | N
             return case
         case.assignee_id = staff_user_id
         _record(session, case, CaseEventKind.ASSIGNED, case.status, actor, now,
-                note=f"assigned to {staff.email}" if staff else "unassigned")
+                note=f"assigned to {staff.name}" if staff else "unassigned")
         events.emit(session, "case.assigned", **_ids(case), staffUserId=str(staff_user_id) if staff else None)
     return case
 

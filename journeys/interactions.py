@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import events
@@ -30,7 +30,9 @@ MAX_PAIN_POINTS = 20
 MAX_NOTE = 5000
 # External ids the system writes for case steps; a caller's id must not take one.
 SYSTEM_PREFIX = "case:"
+RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 FUTURE_TOLERANCE = timedelta(minutes=5)
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 _TAG_JUNK = re.compile(r"[^a-z0-9]+")
 
 
@@ -87,6 +89,12 @@ def _check_row(row: InteractionRow, now: datetime, allow_system_id: bool) -> lis
         raise DomainError("REQUIRED", "Give a touchpointKey.", "touchpointKey")
     if row.occurred_at is None:
         raise DomainError("REQUIRED", "Give occurredAt.", "occurredAt")
+    try:
+        row.occurred_at = row.occurred_at.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise Invalid("occurredAt is out of range.", "occurredAt") from None
+    if row.occurred_at < EARLIEST:
+        raise Invalid("occurredAt is before 1900.", "occurredAt")
     if row.occurred_at > now + FUTURE_TOLERANCE:
         raise Invalid("occurredAt is in the future.", "occurredAt")
     if row.emotion is not None and not -2 <= row.emotion <= 2:
@@ -126,8 +134,8 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
     if not checked:
         return result
 
-    customers = set(session.scalars(select(Customer.id).where(
-        Customer.id.in_({r.customer_id for _, r, _ in checked}), Customer.merged_into_id.is_(None))))
+    customers = set(session.scalars(_lock_customers(session, select(Customer.id).where(
+        Customer.id.in_({r.customer_id for _, r, _ in checked}), Customer.merged_into_id.is_(None)))))
     touchpoints = {t.key: t for t in session.scalars(select(Touchpoint).where(
         Touchpoint.key.in_({r.touchpoint_key.strip() for _, r, _ in checked})))}
     case_ids = {r.case_id for _, r, _ in checked if r.case_id is not None}
@@ -163,13 +171,16 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
         new_id = uuid.uuid4()
         new_rows.append({"id": new_id, "customer_id": row.customer_id, "touchpoint_id": touchpoint.id,
                          "channel": touchpoint.channel, "journey_map_key": touchpoint.journey_map_key,
-                         "stage": touchpoint.stage, "occurred_at": row.occurred_at.astimezone(timezone.utc), "emotion": row.emotion,
+                         "stage": touchpoint.stage, "occurred_at": row.occurred_at, "emotion": row.emotion,
                          "pain_points": pains, "note": row.note, "external_id": row.external_id,
                          "payload_hash": digest, "case_id": row.case_id, "recorded_at": now})
         pain_rows.extend({"interaction_id": new_id, "pain_point": p} for p in pains)
     result.errors.sort(key=lambda e: e.index)
     if not new_rows:
         return result
+    # One insert order for every writer: two calls with the same externalIds then wait, never deadlock.
+    new_rows.sort(key=lambda r: (r["external_id"] is None, r["external_id"] or "", str(r["id"])))
+    pain_rows.sort(key=lambda r: (str(r["interaction_id"]), r["pain_point"]))
 
     # Core inserts: one executemany each (the ORM would split rows by which values are None).
     session.execute(Interaction.__table__.insert(), new_rows)
@@ -183,6 +194,14 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
         Interaction.id.in_([r["id"] for r in new_rows])))}
     result.recorded = [by_id[r["id"]] for r in new_rows]
     return result
+
+
+def _lock_customers(session: Session, stmt):
+    """On PostgreSQL, FOR KEY SHARE: a merge (FOR UPDATE) waits for us, or we see it done, so no
+    interaction lands on a customer merged away meanwhile; other writers are not held up."""
+    if session.get_bind().dialect.name != "postgresql":
+        return stmt
+    return stmt.order_by(Customer.id).with_for_update(read=True, key_share=True)
 
 
 def _reference_problem(row, customers, touchpoints, case_owner) -> tuple[str, str, str] | None:
@@ -261,5 +280,9 @@ def _with_retry(session: Session, rows: list[InteractionRow], now: datetime | No
         except IntegrityError:
             session.rollback()
             if attempt == 2 or not any(r.external_id for r in rows):
+                raise
+        except DBAPIError as exc:
+            session.rollback()
+            if attempt == 2 or getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
                 raise
     raise AssertionError("unreachable")

@@ -53,14 +53,13 @@ def submit_response(session: Session, *, customer_id: uuid.UUID, kind: SurveyKin
 
 def _submit(session, customer_id, kind, score, comment, case_id, now) -> SurveyResult:
     with transaction(session):
-        customer = require_customer(session, customer_id)
+        # Locked: the metrics below are recomputed from every answer, and a merge must not slip in between.
+        customer = require_customer(session, customer_id, for_update=True)
         case = None
         if case_id is not None:
             case = session.get(Case, case_id)
-            if case is None:
-                raise NotFound("No case has this id.", "caseId")
-            if case.customer_id != customer.id:
-                raise Invalid("This case belongs to another customer.", "caseId")
+            if case is None or case.customer_id != customer.id:  # another's case is as good as none
+                raise NotFound("This customer has no case with this id.", "caseId")
         case_key = str(case_id) if case_id else NO_CASE
         earlier = session.scalars(select(SurveyResponse).where(
             SurveyResponse.customer_id == customer.id, SurveyResponse.kind == kind,

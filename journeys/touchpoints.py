@@ -30,8 +30,8 @@ def _check_name(value: str, field: str = "name") -> str:
     value = (value or "").strip()
     if not value:
         raise DomainError("REQUIRED", "Give a name.", field)
-    if len(value) > 200:
-        raise Invalid("A name is at most 200 characters.", field)
+    if len(value) > 200 or "\x00" in value:
+        raise Invalid("A name is at most 200 characters, without NUL characters.", field)
     return value
 
 
@@ -48,7 +48,7 @@ def create_touchpoint(session: Session, *, key: str, name: str, channel: Channel
     name = _check_name(name)
     with transaction(session):
         the_map = get_map(session, (journey_map or "").strip())
-        stage = (stage or "").strip()
+        stage = (stage or "").strip().lower()
         if stage not in the_map.stages:
             raise Invalid(f"The {the_map.key!r} map has the stages {', '.join(the_map.stages)}.", "stage")
         if session.scalar(select(Touchpoint.id).where(Touchpoint.key == key)) is not None:
@@ -80,7 +80,11 @@ def save_journey_map(session: Session, *, key: str, name: str, stages: list[str]
         if the_map is None:
             the_map = JourneyMap(key=key, name=name, stages=cleaned, created_at=utcnow())
             session.add(the_map)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # created by a concurrent call since our read
+                raise DomainError("DUPLICATE", "A journey map with this key was just created; save again to "
+                                  "change it.", "key") from None
             return the_map
         used = set(session.scalars(select(Touchpoint.stage).where(Touchpoint.journey_map_key == key).distinct()))
         dropped = sorted(used - set(cleaned))

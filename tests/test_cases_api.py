@@ -184,9 +184,47 @@ def test_assigning_a_case_to_the_service_desk(api, staff):
     sam = global_id("StaffUser", staff["support_agent"].id)
     done = api.data(assign, {"id": case["id"], "to": sam})["caseAssign"]
     assert done["case"]["assignee"] == {"name": "Sam Support"}
-    assert done["case"]["history"][-1] == {"kind": "ASSIGNED", "note": "assigned to support_agent@example.com"}
+    assert done["case"]["history"][-1] == {"kind": "ASSIGNED", "note": "assigned to Sam Support"}
     marketer = global_id("StaffUser", staff["marketer"].id)
     refused = api.data(assign, {"id": case["id"], "to": marketer})["caseAssign"]
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [("staffUserId", "INVALID")]
     taken_back = api.data(assign, {"id": case["id"], "to": None})["caseAssign"]
     assert taken_back["case"]["assignee"] is None and len(taken_back["case"]["history"]) == 3
+
+
+def test_cases_are_for_the_service_desk_and_the_portal_sees_no_staff_identities(api, portal_token, tokens, staff):
+    from crm.api.ids import global_id
+    ida = create_customer(api, email="ida@example.com")
+    tokens["ida"] = portal_token(raw_id(ida["id"]))
+    case = open_case(api, ida["id"], kind="COMPLAINT", description="internal: customer is upset")["case"]
+    api.data("""mutation($id: ID!, $to: ID) { caseAssign(caseId: $id, staffUserId: $to) { errors { code } } }""",
+             {"id": case["id"], "to": global_id("StaffUser", staff["support_agent"].id)})
+    api.data(RESPOND, {"id": case["id"], "m": "Sorry, we are on it"})
+    api.data(MOVE, {"id": case["id"], "to": "DIAGNOSING", "note": "check courier scans"})
+    read = """query($id: ID!, $c: ID!) { node(id: $id) { ... on Case { subject } }
+      customer(id: $c) { interactions(first: 5) { edges { node { case { id } } } } } }"""
+    for role in ("marketer", "integration"):
+        assert api.data(read, {"id": case["id"], "c": ida["id"]}, as_=role)["node"] is None
+        refused = api("query($c: ID!) { customer(id: $c) { cases { totalCount } } }", {"c": ida["id"]}, as_=role)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    mine = api.data("""query($id: ID!) { case(id: $id) { assignee { name } history { kind actor note } } }""",
+                    {"id": case["id"]}, as_="ida")["case"]
+    assert mine["assignee"] is None
+    assert mine["history"] == [
+        {"kind": "OPENED", "actor": "staff", "note": None}, {"kind": "ASSIGNED", "actor": "staff", "note": None},
+        {"kind": "RESPONSE", "actor": "staff", "note": "Sorry, we are on it"},
+        {"kind": "TRANSITION", "actor": "staff", "note": None}]
+    staff_view = api.data("""query($id: ID!) { case(id: $id) { history { actor note } } }""", {"id": case["id"]})
+    assert staff_view["case"]["history"][3] == {"actor": "admin@example.com", "note": "check courier scans"}
+
+
+def test_touchpoint_nodes_are_not_for_portals(api, portal_token, tokens):
+    ida = create_customer(api, email="ida@example.com")
+    tokens["ida"] = portal_token(raw_id(ida["id"]))
+    created = api.data("""mutation { touchpointCreate(input: {key: "web.faq", name: "FAQ", channel: WEB,
+      stage: "Consideration", journeyMap: "purchase"}) { touchpoint { id stage } errors { code } } }""")
+    touchpoint = created["touchpointCreate"]["touchpoint"]
+    assert touchpoint["stage"] == "consideration"
+    read = "query($id: ID!) { node(id: $id) { ... on Touchpoint { key } } }"
+    assert api.data(read, {"id": touchpoint["id"]}, as_="ida") == {"node": None}
+    assert api.data(read, {"id": touchpoint["id"]}, as_="integration") == {"node": {"key": "web.faq"}}

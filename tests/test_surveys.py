@@ -51,6 +51,11 @@ def test_unknown_customer_or_case_and_foreign_case(api):
     missing_case = "Q2FzZTowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA="
     payload = submit(api, customerId=customer["id"], kind="NPS", score=5, caseId=missing_case)
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("caseId", "NOT_FOUND")]
+    other = create_customer(api, email="eve@example.com")
+    opened = api.data("""mutation($c: ID!) { caseOpen(input: {customerId: $c, kind: INQUIRY, channel: WEB,
+      subject: "x"}) { case { id } } }""", {"c": other["id"]})["caseOpen"]["case"]
+    foreign = submit(api, customerId=customer["id"], kind="NPS", score=5, caseId=opened["id"])
+    assert foreign["errors"] == [{"field": "caseId", "code": "NOT_FOUND", "message": payload["errors"][0]["message"]}]
 
 
 def test_detractors_emit_an_event_promoters_do_not(api, app, subscriptions):

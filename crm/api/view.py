@@ -81,6 +81,24 @@ def run_graphql(body: dict, viewer: Viewer):
     return response, 200
 
 
+def _storable(value) -> bool:
+    """False for a NUL or a lone surrogate anywhere: PostgreSQL cannot store either, and the error would
+    surface as an internal one deep in a resolver instead of a clear refusal of the request."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
 @bp.post("/graphql")
 def graphql_post():
     viewer = bearer_viewer()
@@ -92,6 +110,8 @@ def graphql_post():
         return error_body("Batched requests are not supported: send one operation per request.", "BAD_REQUEST", 400)
     if not isinstance(body, dict):
         return error_body("The body must be a JSON object {query, variables, operationName}.", "BAD_REQUEST", 400)
+    if not _storable(body):
+        return error_body("Text in the request must be valid Unicode without NUL characters.", "BAD_REQUEST", 400)
     response, status = run_graphql(body, viewer)
     return current_app.response_class(json.dumps(response, default=str), status=status, mimetype="application/json")
 

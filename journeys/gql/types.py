@@ -10,6 +10,7 @@ from crm.api.connections import connection_type
 from crm.api.enums import Channel, ServiceTier
 from crm.api.scalars import DateTime
 from crm.db import utcnow
+from crm.enums import STAFF_ROLES, Role
 from journeys import models
 from journeys.gql import loaders
 
@@ -21,13 +22,27 @@ def _uuid(value) -> uuid.UUID | None:
         return None
 
 
+# Cases carry complaints and internal notes: the service desk reads them, and a portal its own.
+CASE_READERS = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT, Role.PORTAL)
+TOUCHPOINT_READERS = (*STAFF_ROLES, Role.INTEGRATION)
+
+
 def _visible(info, obj, kind: str):
     """``obj`` if the viewer may see its customer (a portal token: only its own), registered for loaders."""
     from crm.customers.gql.types import can_see_customer
     if obj is None or not can_see_customer(info, obj.customer_id):
         return None
+    if kind == "case" and info.context.viewer.role not in CASE_READERS:
+        return None
     info.context.loaders.see(kind, [obj])
     return obj
+
+
+def case_of(info, loader, case_id):
+    """A related case, for roles that read cases; null for the others."""
+    if case_id is None or info.context.viewer.role not in CASE_READERS:
+        return None
+    return info.context.loaders.get(loader).load(case_id)
 
 
 CaseKind = graphene.Enum.from_enum(models.CaseKind)
@@ -61,7 +76,10 @@ class Touchpoint(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return info.context.session.get(models.Touchpoint, _uuid(id))
+        touchpoint_id = _uuid(id)
+        if touchpoint_id is None or info.context.viewer.role not in TOUCHPOINT_READERS:
+            return None
+        return info.context.session.get(models.Touchpoint, touchpoint_id)
 
     @staticmethod
     def resolve_journey_map(touchpoint, info):
@@ -84,8 +102,19 @@ class CaseEvent(graphene.ObjectType):
     at = DateTime(required=True)
     from_status = graphene.Field(CaseStatus)
     to_status = graphene.Field(CaseStatus, required=True)
-    actor = graphene.String()
-    note = graphene.String()
+    actor = graphene.String(description='Staff user, "customer" or "system" ("staff" for PORTAL tokens).')
+    note = graphene.String(description="PORTAL tokens see the notes of responses (written to them) only.")
+
+    @staticmethod
+    def resolve_actor(event, info):
+        from crm.customers.gql.types import actor_for_viewer
+        return actor_for_viewer(info, event.actor)
+
+    @staticmethod
+    def resolve_note(event, info):
+        if info.context.viewer.role == Role.PORTAL and event.kind != models.CaseEventKind.RESPONSE:
+            return None
+        return event.note
 
 
 class Case(graphene.ObjectType):
@@ -129,6 +158,8 @@ class Case(graphene.ObjectType):
 
     @staticmethod
     def resolve_assignee(case, info):
+        if info.context.viewer.role == Role.PORTAL:  # staff identities are internal
+            return None
         return info.context.loaders.get(loaders.AssigneeOfCase).load(case.assignee_id)
 
     @staticmethod
@@ -189,7 +220,7 @@ class Interaction(graphene.ObjectType):
 
     @staticmethod
     def resolve_case(interaction, info):
-        return info.context.loaders.get(loaders.CaseOfInteraction).load(interaction.case_id)
+        return case_of(info, loaders.CaseOfInteraction, interaction.case_id)
 
 
 class SurveyResponse(graphene.ObjectType):
@@ -217,7 +248,7 @@ class SurveyResponse(graphene.ObjectType):
 
     @staticmethod
     def resolve_case(response, info):
-        return info.context.loaders.get(loaders.CaseOfSurvey).load(response.case_id)
+        return case_of(info, loaders.CaseOfSurvey, response.case_id)
 
 
 InteractionConnection = connection_type(Interaction, "Interaction")

@@ -74,7 +74,8 @@ class LedgerEntry(graphene.ObjectType):
     @staticmethod
     def resolve_case(entry, info):
         from journeys.gql.loaders import CaseOfEntry
-        return info.context.loaders.get(CaseOfEntry).load(entry.case_id)
+        from journeys.gql.types import case_of
+        return case_of(info, CaseOfEntry, entry.case_id)
 
 
 LedgerEntryConnection = connection_type(LedgerEntry, "LedgerEntry")

@@ -13,7 +13,9 @@ from graphene import relay
 
 from crm.api.connections import connection_type, empty_page, page_size
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.permissions import PII_MASKED, READ_CUSTOMERS, MaskedField, mask_email, mask_phone
+from crm.api.permissions import (
+    PII_MASKED, READ_CUSTOMERS, MaskedField, PermissionField, mask_email, mask_phone,
+)
 from crm.api.scalars import DateTime, Decimal, JSON
 from crm.auth.gql.types import StaffById, StaffUser
 from crm.customers import models
@@ -175,9 +177,11 @@ class Customer(graphene.ObjectType):
     interactions = graphene.Field(graphene.NonNull("journeys.gql.types.InteractionConnection"),
                                   first=graphene.Int(), after=graphene.String(), channel=graphene.Argument(Channel),
                                   description="Newest first.")
-    cases = graphene.Field(graphene.NonNull("journeys.gql.types.CaseConnection"), first=graphene.Int(),
-                           after=graphene.String(),
-                           status=graphene.List(graphene.NonNull("journeys.gql.types.CaseStatus")))
+    cases = PermissionField(graphene.NonNull("journeys.gql.types.CaseConnection"), first=graphene.Int(),
+                            after=graphene.String(),
+                            status=graphene.List(graphene.NonNull("journeys.gql.types.CaseStatus")),
+                            roles=(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT, Role.PORTAL),
+                            description="Newest first.")
     survey_responses = graphene.Field(graphene.NonNull("journeys.gql.types.SurveyResponseConnection"),
                                       first=graphene.Int(), after=graphene.String())
     segments = graphene.List(graphene.NonNull("crm.segments.gql.types.Segment"), required=True)
