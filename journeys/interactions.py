@@ -60,7 +60,7 @@ class RowError:
 
 @dataclass
 class RecordResult:
-    recorded: list[Interaction] = field(default_factory=list)
+    recorded: list[uuid.UUID] = field(default_factory=list)  # ids of the new rows; a bulk call loads none
     duplicates: int = 0
     replayed: list[Interaction] = field(default_factory=list)  # the originals of identical duplicates
     errors: list[RowError] = field(default_factory=list)
@@ -190,9 +190,7 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
     _touch_customers(session, new_rows)
     _emit(session, new_rows)
     session.flush()
-    by_id = {r.id: r for r in session.scalars(select(Interaction).where(
-        Interaction.id.in_([r["id"] for r in new_rows])))}
-    result.recorded = [by_id[r["id"]] for r in new_rows]
+    result.recorded = [r["id"] for r in new_rows]
     return result
 
 
@@ -259,7 +257,7 @@ def record_interaction(session: Session, row: InteractionRow, *, now: datetime |
         raise DomainError(error.code, error.message, error.field)
     if result.replayed:
         return SingleResult(result.replayed[0], created=False)
-    return SingleResult(result.recorded[0], created=True)
+    return SingleResult(session.get(Interaction, result.recorded[0]), created=True)
 
 
 def record_interactions(session: Session, rows: list[InteractionRow], *, max_rows: int = 1000,
