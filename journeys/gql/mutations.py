@@ -11,20 +11,13 @@ from crm.customers.gql.mutations import customer_id_for
 from crm.enums import Role
 from crm.errors import DomainError
 from graphql import GraphQLError
-from journeys import interactions, surveys, touchpoints
+from journeys import cases, interactions, surveys, touchpoints
 from journeys.gql.report_types import JourneyMapDefinition, SlaPolicy
 from journeys.gql.types import (
-    Case,
-    CaseKind,
-    CaseStatus,
-    Interaction,
-    SurveyKind,
-    SurveyResponse,
-    Touchpoint,
+    SERVICE_DESK, Case, CaseKind, CaseStatus, Interaction, SurveyKind, SurveyResponse, Touchpoint,
 )
 from journeys.settings import JourneySettings
 
-SERVICE_DESK = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
 RECORD_INTERACTIONS = (*SERVICE_DESK, Role.INTEGRATION)
 MAP_EDITORS = (Role.ADMIN, Role.MARKETER)
 
@@ -259,7 +252,6 @@ class CaseOpen(BaseMutation):
 
     @classmethod
     def perform(cls, info, input):
-        from journeys import cases
         ctx = info.context
         case = cases.open_case(ctx.session, customer_id=customer_id_for(info, input["customer_id"], "customerId"),
                                kind=input["kind"], channel=input["channel"], subject=input["subject"],
@@ -280,7 +272,6 @@ class CaseRespond(BaseMutation):
 
     @classmethod
     def perform(cls, info, case_id, message):
-        from journeys import cases
         case = cases.respond(info.context.session, case_id=parse_id(case_id, "Case", "caseId"), message=message,
                              actor=info.context.viewer.actor)
         return _case_payload(info, case)
@@ -299,7 +290,6 @@ class CaseAssign(BaseMutation):
 
     @classmethod
     def perform(cls, info, case_id, staff_user_id=None):
-        from journeys import cases
         case = cases.assign(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
                             staff_user_id=parse_id(staff_user_id, "StaffUser", "staffUserId") if staff_user_id
                             else None, actor=info.context.viewer.actor)
@@ -321,7 +311,6 @@ class CaseTransition(BaseMutation):
 
     @classmethod
     def perform(cls, info, case_id, to_status, note=None):
-        from journeys import cases
         case = cases.transition(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
                                 to_status=to_status, note=note, actor=info.context.viewer.actor)
         return _case_payload(info, case)
@@ -341,7 +330,6 @@ class CaseResolve(BaseMutation):
 
     @classmethod
     def perform(cls, info, case_id, input):
-        from journeys import cases
         case = cases.resolve(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
                              resolution=input["resolution"], root_cause=input.get("root_cause"),
                              compensation_points=input.get("compensation_points"), actor=info.context.viewer.actor)
@@ -381,7 +369,6 @@ class SlaPolicyUpdate(BaseMutation):
 
     @classmethod
     def perform(cls, info, input):
-        from journeys import cases
         policy = cases.update_sla_policy(info.context.session, service_tier=input["service_tier"],
                                          first_response_minutes=input["first_response_minutes"],
                                          resolution_minutes=input["resolution_minutes"],

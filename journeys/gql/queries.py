@@ -7,23 +7,15 @@ from sqlalchemy import select
 from crm.api.connections import page_size
 from crm.api.ids import parse_id
 from crm.api.permissions import STAFF, PermissionField
-from crm.enums import Role
 from crm.errors import DomainError
-from journeys import models
+from journeys import analytics, cases, metrics, models
 from journeys.gql.report_types import (
-    JourneyMap,
-    JourneyMapDefinition,
-    JourneyMapFilter,
-    ServiceMetrics,
-    ServiceMetricsFilter,
-    SlaPolicy,
+    JourneyMap, JourneyMapDefinition, JourneyMapFilter, ServiceMetrics, ServiceMetricsFilter, SlaPolicy,
 )
-from journeys.gql.types import Case, CaseConnection, CaseStatus, SlaState, Touchpoint
+from journeys.gql.types import (
+    CASE_READERS, SERVICE_DESK, TOUCHPOINT_READERS, Case, CaseConnection, CaseStatus, SlaState, Touchpoint, _visible,
+)
 from journeys.settings import JourneySettings
-
-SERVICE_DESK = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
-READ_TOUCHPOINTS = (*STAFF, Role.INTEGRATION)
-READ_CASE = (*SERVICE_DESK, Role.PORTAL)
 
 
 def _segment(filter_, field: str):
@@ -33,14 +25,14 @@ def _segment(filter_, field: str):
 
 class JourneyQueries(graphene.ObjectType):
     touchpoints = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(Touchpoint))),
-                                  journey_map=graphene.String(), roles=READ_TOUCHPOINTS,
+                                  journey_map=graphene.String(), roles=TOUCHPOINT_READERS,
                                   description="The touchpoint catalogue in journey order (map, stage, key).")
     journey_maps = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(JourneyMapDefinition))),
-                                   roles=READ_TOUCHPOINTS, description="Every journey map and its stages.")
+                                   roles=TOUCHPOINT_READERS, description="Every journey map and its stages.")
     journey_map = PermissionField(JourneyMap, key=graphene.String(required=True), filter=JourneyMapFilter(),
                                   roles=STAFF, description="Journey map analytics per stage and touchpoint; "
                                                            "null for an unknown key.")
-    case = PermissionField(Case, id=graphene.ID(required=True), roles=READ_CASE,
+    case = PermissionField(Case, id=graphene.ID(required=True), roles=CASE_READERS,
                            description="A case; a PORTAL token sees only its own customer's cases.")
     cases = PermissionField(graphene.NonNull(CaseConnection), first=graphene.Int(), after=graphene.String(),
                             status=graphene.List(graphene.NonNull(CaseStatus)), sla_state=graphene.Argument(SlaState),
@@ -65,7 +57,6 @@ class JourneyQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_journey_map(root, info, key, filter=None):
-        from journeys import analytics
         filter = filter or {}
         flt = analytics.JourneyFilter(
             from_=filter.get("from_"), to=filter.get("to"), segment_id=_segment(filter, "filter.segmentId"),
@@ -75,7 +66,6 @@ class JourneyQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_case(root, info, id):
-        from journeys.gql.types import _visible
         try:
             case_id = parse_id(id, "Case", "id")
         except DomainError:
@@ -84,17 +74,15 @@ class JourneyQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_cases(root, info, first=None, after=None, status=None, sla_state=None):
-        from journeys.cases import list_cases
-        page = list_cases(info.context.session, first=page_size(info, first), after=after, statuses=status or None,
+        page = cases.list_cases(info.context.session, first=page_size(info, first), after=after, statuses=status or None,
                           sla_state=sla_state.value if sla_state is not None else None)
         info.context.loaders.see("case", page.items)
         return page
 
     @staticmethod
     def resolve_service_metrics(root, info, filter=None):
-        from journeys.metrics import service_metrics
         filter = filter or {}
-        return service_metrics(info.context.session, from_=filter.get("from_"), to=filter.get("to"),
+        return metrics.service_metrics(info.context.session, from_=filter.get("from_"), to=filter.get("to"),
                                service_tiers=filter.get("service_tiers"),
                                segment_id=_segment(filter, "filter.segmentId"), channels=filter.get("channels"),
                                settings=JourneySettings.from_config(info.context.config))

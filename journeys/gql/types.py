@@ -22,8 +22,9 @@ def _uuid(value) -> uuid.UUID | None:
         return None
 
 
+SERVICE_DESK = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
 # Cases carry complaints and internal notes: the service desk reads them, and a portal its own.
-CASE_READERS = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT, Role.PORTAL)
+CASE_READERS = (*SERVICE_DESK, Role.PORTAL)
 TOUCHPOINT_READERS = (*STAFF_ROLES, Role.INTEGRATION)
 
 
