@@ -257,25 +257,28 @@ CaseConnection = connection_type(Case, "Case")
 SurveyResponseConnection = connection_type(SurveyResponse, "SurveyResponse")
 
 
+def _page_with_count(info, page_loader, count_loader, key):
+    page = page_loader.load(key)
+    page.count = lambda: count_loader.load(key)
+    return page
+
+
 def interactions_of(info, customer, first: int, after: str | None, channel):
     """The customer's timeline across every channel, newest first."""
     channel = channel.value if hasattr(channel, "value") else channel
-    page = info.context.loaders.get(loaders.InteractionsByCustomer, first, after, channel).load(customer.id)
-    counter = info.context.loaders.get(loaders.InteractionCountByCustomer, channel)
-    page.count = lambda: counter.load(customer.id)
-    return page
+    get = info.context.loaders.get
+    return _page_with_count(info, get(loaders.InteractionsByCustomer, first, after, channel),
+                            get(loaders.InteractionCountByCustomer, channel), customer.id)
 
 
 def cases_of(info, customer, first: int, after: str | None, statuses):
     statuses = tuple(sorted(s.value if hasattr(s, "value") else s for s in statuses)) if statuses else None
-    page = info.context.loaders.get(loaders.CasesByCustomer, first, after, statuses).load(customer.id)
-    counter = info.context.loaders.get(loaders.CaseCountByCustomer, statuses)
-    page.count = lambda: counter.load(customer.id)
-    return page
+    get = info.context.loaders.get
+    return _page_with_count(info, get(loaders.CasesByCustomer, first, after, statuses),
+                            get(loaders.CaseCountByCustomer, statuses), customer.id)
 
 
 def surveys_of(info, customer, first: int, after: str | None):
-    page = info.context.loaders.get(loaders.SurveysByCustomer, first, after).load(customer.id)
-    counter = info.context.loaders.get(loaders.SurveyCountByCustomer)
-    page.count = lambda: counter.load(customer.id)
-    return page
+    get = info.context.loaders.get
+    return _page_with_count(info, get(loaders.SurveysByCustomer, first, after), get(loaders.SurveyCountByCustomer),
+                            customer.id)
