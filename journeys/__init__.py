@@ -2,8 +2,9 @@
 
 
 def init_app(app) -> None:
-    """Plug journeys into the customer core: settings, merge hook, CLI and report routes."""
+    """Plug journeys into the customer core: settings, merge hook, the SLA sweep, CLI and report routes."""
     from crm.customers.merge import MERGE_HOOKS
+    from crm.queue import PERIODIC_JOBS
     from journeys.merge import move_journeys
     from journeys.settings import DEFAULTS
 
@@ -11,6 +12,9 @@ def init_app(app) -> None:
         app.config.setdefault(key, value)
     if move_journeys not in MERGE_HOOKS:
         MERGE_HOOKS.append(move_journeys)
+    sweep = ("journeys-sla-sweep", "journeys.jobs.sweep_sla", "JOURNEYS_SLA_SWEEP_INTERVAL")
+    if sweep not in PERIODIC_JOBS:
+        PERIODIC_JOBS.append(sweep)
     from journeys.cli import import_group, journeys_group
     from journeys.reports import blueprint
 

@@ -73,6 +73,7 @@ def _record(session: Session, case: Case, kind: CaseEventKind, from_status: Case
     session.add(CaseEvent(case_id=case.id, seq=seq, kind=kind, at=now, from_status=from_status,
                           to_status=case.status, actor=actor, note=note))
     case.updated_at = now
+    case.sla_next_check_at = sla.next_check(case)
     # add_interactions expires the session's objects: pending changes must be in the database first.
     session.flush()
     stage = STAGE_OF.get(case.status) if kind not in (CaseEventKind.RESPONSE, CaseEventKind.ASSIGNED) else None
@@ -106,7 +107,7 @@ def open_case(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, chann
         clocks = sla.clocks(now, policy, current_settings().sla_at_risk_share)
         case = Case(customer_id=customer.id, kind=kind, channel=channel, subject=subject, description=description,
                     status=S.RECEIVED, priority=PRIORITY[customer.service_tier], service_tier=customer.service_tier,
-                    opened_at=now, sla_policy=policy.name, reopen_count=0, compensation_points=0, updated_at=now,
+                    opened_at=now, sla_policy=policy.name, reopen_count=0, compensation_points=0, updated_at=now, sla_alerts=[],
                     first_response_due_at=clocks.first_response_due_at,
                     first_response_at_risk_at=clocks.first_response_at_risk_at,
                     resolution_due_at=clocks.resolution_due_at, resolution_at_risk_at=clocks.resolution_at_risk_at)

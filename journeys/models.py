@@ -177,6 +177,10 @@ class Case(Base):
     first_response_at_risk_at: Mapped[datetime]
     resolution_due_at: Mapped[datetime]
     resolution_at_risk_at: Mapped[datetime]
+    # Alerts already raised ("firstResponse:AT_RISK", "resolution:BREACHED", ...) and when the next is due:
+    # the periodic SLA sweep reads only cases whose next check has come (indexed), and never alerts twice.
+    sla_alerts: Mapped[list] = mapped_column(default=list)
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     reopen_count: Mapped[int] = mapped_column(default=0)
     first_contact_resolution: Mapped[bool | None]
     root_cause: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ DEFAULTS = {
     "JOURNEYS_TARGET_SLA_RATE": 0.95,              # SLA compliance at least
     "JOURNEYS_SLA_AT_RISK_SHARE": 0.8,             # share of an SLA clock used before it is AT_RISK
     "JOURNEYS_BULK_MAX_ROWS": 1000,                # rows per interactionRecordBulk call
+    "JOURNEYS_SLA_SWEEP_INTERVAL": 60,             # seconds between SLA at-risk / breach sweeps
 }
 
 

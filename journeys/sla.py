@@ -183,3 +183,33 @@ def state_condition(state: str, now: datetime):
     both_no_worse = and_(*[or_(*[at(name, cols) for name in no_worse]) for cols in clock_columns])
     one_is = or_(*[at(state_name, cols) for cols in clock_columns])
     return and_(both_no_worse, one_is)
+
+
+def _running_clocks(case) -> list[tuple[str, datetime, datetime]]:
+    """(clock, at-risk moment, due) of each clock still running on ``case``."""
+    clocks = []
+    if case.first_responded_at is None:
+        clocks.append(("firstResponse", case.first_response_at_risk_at, case.first_response_due_at))
+    if case.resolved_at is None:
+        clocks.append(("resolution", case.resolution_at_risk_at, case.resolution_due_at))
+    return clocks
+
+
+def next_check(case) -> datetime | None:
+    """When the SLA sweep should next look at ``case``: the first alert not yet raised of a running clock."""
+    moments = [moment for clock, at_risk, due in _running_clocks(case)
+               for moment, level in ((at_risk, "AT_RISK"), (due, "BREACHED"))
+               if f"{clock}:{level}" not in (case.sla_alerts or [])]
+    return min(moments) if moments else None
+
+
+def due_alerts(case, now: datetime) -> list[tuple[str, str, datetime]]:
+    """(clock, level, due) alerts ``case`` owes at ``now``; a breach makes its at-risk alert moot."""
+    raised = set(case.sla_alerts or [])
+    alerts = []
+    for clock, at_risk, due in _running_clocks(case):
+        if now > due and f"{clock}:BREACHED" not in raised:
+            alerts.append((clock, "BREACHED", due))
+        elif at_risk <= now <= due and f"{clock}:AT_RISK" not in raised:
+            alerts.append((clock, "AT_RISK", due))
+    return alerts

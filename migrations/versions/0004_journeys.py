@@ -94,6 +94,8 @@ def upgrade() -> None:
     sa.Column('first_response_at_risk_at', crm.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('resolution_due_at', crm.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('resolution_at_risk_at', crm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sla_alerts', sa.JSON(), nullable=False),
+    sa.Column('sla_next_check_at', crm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.Column('first_contact_resolution', sa.Boolean(), nullable=True),
     sa.Column('root_cause', sa.Text(), nullable=True),
@@ -109,6 +111,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_case_opened', ['opened_at'], unique=False)
         batch_op.create_index('ix_case_queue', ['status', 'opened_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_case_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_case_sla_next_check_at'), ['sla_next_check_at'], unique=False)
 
     op.create_table('interaction',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -230,6 +233,7 @@ def downgrade() -> None:
 
     op.drop_table('interaction')
     with op.batch_alter_table('service_case', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_service_case_sla_next_check_at'))
         batch_op.drop_index(batch_op.f('ix_service_case_assignee_id'))
         batch_op.drop_index('ix_case_queue')
         batch_op.drop_index('ix_case_opened')
