@@ -19,7 +19,7 @@ from datetime import datetime
 from flask import Blueprint, Response, jsonify, request
 
 from crm.api.ids import parse_id
-from crm.api.view import bearer_viewer, error_body
+from crm.api.view import UNAUTHENTICATED_MESSAGE, bearer_viewer, error_body
 from crm.db import get_session
 from crm.enums import STAFF_ROLES, Channel, LifecycleStage, ServiceTier
 from crm.errors import DomainError, Invalid
@@ -56,8 +56,7 @@ def _load(key: str):
     """(report, None) or (None, the error response): 401, 403, 400, 404 in that order."""
     viewer = bearer_viewer()
     if viewer is None:
-        return None, error_body("Authentication required: send `Authorization: Bearer <token>` with a valid token.",
-                                "UNAUTHENTICATED", 401)
+        return None, error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
     if viewer.role not in REPORT_ROLES:
         return None, error_body(f"The {viewer.role.value} role may not read reports; one of "
                                 f"{', '.join(r.value for r in REPORT_ROLES)} may.", "FORBIDDEN", 403)

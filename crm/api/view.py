@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("graphql", __name__)
 
 
+UNAUTHENTICATED_MESSAGE = "Authentication required: send `Authorization: Bearer <token>` with a valid token."
+
+
 def error_body(message: str, code: str, status: int):
     return jsonify({"errors": [{"message": message, "extensions": {"code": code}}]}), status
 
@@ -103,8 +106,7 @@ def _storable(value) -> bool:
 def graphql_post():
     viewer = bearer_viewer()
     if viewer is None:
-        return error_body("Authentication required: send `Authorization: Bearer <token>` with a valid token.",
-                          "UNAUTHENTICATED", 401)
+        return error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
     body = request.get_json(force=True, silent=True)
     if isinstance(body, list):
         return error_body("Batched requests are not supported: send one operation per request.", "BAD_REQUEST", 400)
