@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
 from journeys import rollups
-from journeys.models import Case, Interaction, SurveyResponse
+from journeys.models import Case, Interaction, SurveyKind, SurveyResponse
+from journeys.surveys import refresh_survey_metrics
 
 
 def move_journeys(session: Session, primary: Customer, duplicate: Customer) -> None:
@@ -23,6 +24,8 @@ def move_journeys(session: Session, primary: Customer, duplicate: Customer) -> N
             answer.case_key = f"merged:{answer.id}"
         answer.customer_id = primary.id
     session.flush()
+    for kind in (SurveyKind.CSAT, SurveyKind.NPS):
+        refresh_survey_metrics(session, primary, kind)
     rollups.rebuild(session, [primary.id, duplicate.id])
     latest = session.scalar(select(func.max(Interaction.occurred_at)).where(Interaction.customer_id == primary.id))
     if latest is not None and (primary.last_interaction_at is None or latest > primary.last_interaction_at):

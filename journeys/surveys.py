@@ -74,7 +74,7 @@ def _submit(session, customer_id, kind, score, comment, case_id, now) -> SurveyR
                                   submitted_at=now)
         session.add(response)
         session.flush()
-        _refresh_customer_metrics(session, customer, kind)
+        refresh_survey_metrics(session, customer, kind)
         payload = dict(customerId=str(customer.id), responseId=str(response.id), kind=kind.value, score=score,
                        caseId=str(case_id) if case_id else None)
         events.emit(session, "survey.submitted", **payload)
@@ -83,7 +83,8 @@ def _submit(session, customer_id, kind, score, comment, case_id, now) -> SurveyR
     return SurveyResult(response, created=True)
 
 
-def _refresh_customer_metrics(session: Session, customer, kind: SurveyKind) -> None:
+def refresh_survey_metrics(session: Session, customer, kind: SurveyKind) -> None:
+    """The customer's csatAverage or lastNpsScore from every answer of that kind (helper: flushes nothing)."""
     if kind == SurveyKind.CSAT:
         average = session.scalar(select(func.avg(SurveyResponse.score)).where(
             SurveyResponse.customer_id == customer.id, SurveyResponse.kind == SurveyKind.CSAT))

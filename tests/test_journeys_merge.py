@@ -10,7 +10,7 @@ from tests.test_interactions import RECORD, make_touchpoint
 from tests.test_surveys import submit
 
 MERGE = """mutation($p: ID!, $d: ID!) { customerMerge(primaryId: $p, duplicateId: $d) {
-  customer { metrics { lastInteractionAt } interactions(first: 10) { totalCount edges { node { externalId } } }
+  customer { metrics { lastInteractionAt csatAverage lastNpsScore } interactions(first: 10) { totalCount edges { node { externalId } } }
              surveyResponses(first: 10) { totalCount edges { node { kind score } } } }
   errors { code } } }"""
 
@@ -25,12 +25,15 @@ def test_merge_moves_interactions_surveys_and_rollups(api, app):
                                     "emotion": 1, "externalId": external_id}})
     submit(api, customerId=primary["id"], kind="NPS", score=9)
     submit(api, customerId=duplicate["id"], kind="NPS", score=3)
+    submit(api, customerId=duplicate["id"], kind="CSAT", score=2)
+    submit(api, customerId=primary["id"], kind="CSAT", score=5)
     merged = api.data(MERGE, {"p": primary["id"], "d": duplicate["id"]})["customerMerge"]
     assert merged["errors"] == []
     customer = merged["customer"]
     assert customer["metrics"]["lastInteractionAt"] == "2026-06-01T10:00:00+00:00"
+    assert (customer["metrics"]["csatAverage"], customer["metrics"]["lastNpsScore"]) == (3.5, 3)
     assert [e["node"]["externalId"] for e in customer["interactions"]["edges"]] == ["d-1", "p-1", "d-2"]
-    assert sorted(e["node"]["score"] for e in customer["surveyResponses"]["edges"]) == [3, 9]
+    assert sorted(e["node"]["score"] for e in customer["surveyResponses"]["edges"]) == [2, 3, 5, 9]
     with app.app_context():
         from crm.db import get_session
         session = get_session()
