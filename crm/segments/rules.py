@@ -1,0 +1,362 @@
+"""The segment rule language: validate a JSON rule tree and compile it to one SQL boolean over Customer.
+
+A rule is ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}`` or a condition
+``{"field": F, "op": OP, "value": V}``; behaviour fields also take ``"within": "P90D"`` and ``"where"``.
+
+- ``validate(rule, path)`` raises ``Invalid`` naming the first bad node (``input.rule.all.1.field``).
+  The root node is level 1; a node below level 8 is "nesting deeper than 8".
+- ``compile_rule(rule, now=...)`` gives a boolean expression over ``Customer``; behaviour fields are
+  correlated scalar subqueries / EXISTS, so ``select(Customer.id).where(expr)`` is one statement.
+  It does not exclude merged customers: callers add ``Customer.merged_into_id IS NULL``.
+- ``is_member`` and ``explain`` use the same compiler, one statement each.
+
+Semantics: every condition is two-valued. A missing value (NULL, no loyalty account, absent attribute)
+fails every condition except ``neq`` / ``not_in`` (and ``exists false``), so ``not {eq}`` == ``neq``.
+``contains`` / ``starts_with`` are case-insensitive. ``within_last D`` means ``now - D <= t <= now``,
+``before_last D`` means ``t < now - D``. Durations are ISO-8601; ``Y`` counts 365 days and ``M`` (date
+part) 30 days. ``country`` has no column on Customer: it is the string ``attributes.country``.
+``attributes.<key>`` is typed by the rule's value (string, number or boolean); a stored value of
+another JSON type does not match (e.g. ``"5"`` never equals ``5``), the same on PostgreSQL and SQLite.
+Open cases are cases not RESOLVED, FOLLOWED_UP or CLOSED. ``orders.*`` count COMPLETED orders only;
+``orders.sum`` is in the base currency. ``surveys.lastNps`` / ``lastCsat`` is the latest answer (in the
+window, if ``within`` is given).
+
+Fields are defined in ``crm.segments.fields`` (``FIELD_PROVIDERS``, ``default_fields()``).
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import and_, false, func, not_, or_, select, true
+
+from crm.customers.models import Customer
+from crm.enums import Channel, LifecycleStage, ServiceTier
+from crm.errors import Invalid
+from crm.segments.fields import (
+    FIELD_PROVIDERS,
+    Cond,
+    FieldDef,
+    JsonAttr,
+    default_fields,
+)
+
+__all__ = ["FIELD_PROVIDERS", "compile_rule", "default_fields", "explain", "is_member", "parse_duration", "validate"]
+
+MAX_DEPTH = 8
+MAX_LIST = 1000
+CMP = ("eq", "neq", "lt", "lte", "gt", "gte", "between")
+OPS_BY_TYPE = {
+    "string": ("eq", "neq", "in", "not_in", "contains", "starts_with", "exists"),
+    "enum": ("eq", "neq", "in", "not_in", "exists"),
+    "number": (*CMP, "in", "not_in", "exists"),
+    "money": (*CMP, "in", "not_in", "exists"),
+    "datetime": (*CMP, "exists", "within_last", "before_last"),
+    "date": (*CMP, "in", "not_in", "exists"),
+    "bool": ("eq", "neq"),
+    "uuid": ("eq", "neq", "in", "not_in", "exists"),
+    "json": (*CMP, "in", "not_in", "contains", "starts_with", "exists"),
+}
+
+
+
+# --- validation --------------------------------------------------------------------------------------
+
+_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_DURATION = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+                       r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+COND_KEYS = {"field", "op", "value", "within", "where"}
+
+
+def parse_duration(text, path: str) -> timedelta:
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match:
+        raise Invalid("Give an ISO-8601 duration such as P90D or PT12H.", path)
+    y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
+    return timedelta(days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s)
+
+
+def _lookup(name, path: str) -> tuple[str, FieldDef, str | None]:
+    fields = default_fields()
+    if not isinstance(name, str):
+        raise Invalid("The field must be a string.", path)
+    if name in fields and not name.endswith("."):
+        return name, fields[name], None
+    prefix, dot, param = name.partition(".")
+    if dot and prefix + "." in fields:
+        if prefix == "consents" and param in Channel.__members__:
+            return name, fields["consents."], param
+        if prefix == "attributes" and _KEY.match(param):
+            return name, fields["attributes."], param
+    raise Invalid(f"Unknown field {name!r}.", path)
+
+
+def _scalar(kind: str, fdef: FieldDef, value, path: str):
+    """One value of the field's type, coerced for binding."""
+    bad = Invalid(f"Expected a {kind} value.", path)
+    if kind in ("string", "enum"):
+        if not isinstance(value, str):
+            raise bad
+        if fdef.choices and value not in fdef.choices:
+            raise Invalid(f"Expected one of {', '.join(fdef.choices)}.", path)
+        return value
+    if kind in ("number", "money"):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise bad
+        if kind == "number":
+            if isinstance(value, str):
+                raise bad
+            return value
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise bad from None
+        if not amount.is_finite() or amount != amount.quantize(Decimal("0.0001")):
+            raise Invalid("Expected an amount with at most 4 decimal places.", path)
+        return amount
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind == "json":
+        if value is None or not isinstance(value, (str, int, float, bool)):
+            raise Invalid("Expected a string, number or boolean.", path)
+        return value
+    try:
+        if kind == "datetime":
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                raise ValueError
+            return parsed
+        if kind == "date":
+            return date.fromisoformat(value)
+        return uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        raise Invalid(f"Expected an ISO-8601 {kind} with offset." if kind == "datetime" else f"Expected a {kind}.",
+                      path) from None
+
+
+def _json_kind(value) -> str:
+    return "boolean" if isinstance(value, bool) else "string" if isinstance(value, str) else "number"
+
+
+def _value(fdef: FieldDef, op: str, value, path: str):
+    kind = fdef.type
+    if op == "exists":
+        if not isinstance(value, bool):
+            raise Invalid("exists takes true or false.", path)
+        return value
+    if op in ("within_last", "before_last"):
+        return parse_duration(value, path)
+    if op in ("between", "in", "not_in"):
+        if not isinstance(value, list) or not value or len(value) > MAX_LIST:
+            raise Invalid(f"{op} takes a non-empty list" + (" of two values." if op == "between" else "."), path)
+        if op == "between" and len(value) != 2:
+            raise Invalid("between takes a list of two values [low, high].", path)
+        items = [_scalar(kind, fdef, v, f"{path}.{i}") for i, v in enumerate(value)]
+        if kind == "json" and len({_json_kind(v) for v in items}) > 1:
+            raise Invalid("The values must all be of one type.", path)
+        if op == "between" and isinstance(items[0], bool):
+            raise Invalid("Booleans do not compare with between.", path)
+        if op == "between" and items[0] > items[1]:
+            raise Invalid("between takes [low, high] with low <= high.", path)
+        return items
+    if op in ("contains", "starts_with"):
+        if not isinstance(value, str) or not value:
+            raise Invalid(f"{op} takes a non-empty string.", path)
+        return value
+    return _scalar(kind, fdef, value, path)
+
+
+def _where(fdef: FieldDef, where, path: str) -> dict:
+    if not isinstance(where, dict) or not where:
+        raise Invalid("where takes an object of filters.", path)
+    out = {}
+    for key, value in where.items():
+        here = f"{path}.{key}"
+        if key not in fdef.where:
+            raise Invalid(f"Unknown filter {key!r}; use {', '.join(fdef.where)}.", here)
+        values = value if isinstance(value, list) else [value]
+        if not values or len(values) > MAX_LIST or not all(isinstance(v, str) and v for v in values):
+            raise Invalid("A filter takes a string or a non-empty list of strings.", here)
+        enum_cls = fdef.where[key]
+        if enum_cls is not None and any(v not in enum_cls.__members__ for v in values):
+            raise Invalid(f"Expected one of {', '.join(enum_cls.__members__)}.", here)
+        out[key] = values if isinstance(value, list) else value
+    return out
+
+
+def _condition(node: dict, path: str) -> Cond:
+    for key in node:
+        if key not in COND_KEYS:
+            raise Invalid(f"Unknown key {key!r} in a condition.", f"{path}.{key}")
+    for key in ("field", "op", "value"):
+        if key not in node:
+            raise Invalid(f"A condition needs {key!r}.", f"{path}.{key}")
+    name, fdef, param = _lookup(node["field"], f"{path}.field")
+    op = node["op"]
+    if op not in OPS_BY_TYPE[fdef.type] or (op == "exists" and not fdef.nullable):
+        raise Invalid(f"The operator {op!r} does not apply to {name}.", f"{path}.op")
+    if op in ("between", "lt", "lte", "gt", "gte") and fdef.type == "json" and isinstance(node["value"], bool):
+        raise Invalid("Booleans do not compare with lt/gt/between.", f"{path}.value")
+    cond = Cond(name, fdef, param, op, _value(fdef, op, node["value"], f"{path}.value"))
+    for key in ("within", "where"):
+        if key in node and not fdef.within or key == "where" and key in node and not fdef.where:
+            raise Invalid(f"{name} does not take {key!r}.", f"{path}.{key}")
+    if "within" in node:
+        cond.within = parse_duration(node["within"], f"{path}.within")
+    if "where" in node:
+        cond.where = _where(fdef, node["where"], f"{path}.where")
+    return cond
+
+
+def _check(node, path: str, depth: int):
+    """The normalised tree: ("all"|"any", [children]), ("not", child) or a Cond."""
+    if depth > MAX_DEPTH:
+        raise Invalid(f"Rules may nest at most {MAX_DEPTH} levels deep.", path)
+    if not isinstance(node, dict) or not node:
+        raise Invalid("A rule node must be a group or a condition object.", path)
+    group = [k for k in ("all", "any", "not") if k in node]
+    if not group:
+        return _condition(node, path)
+    key = group[0]
+    for other in node:
+        if other != key:
+            raise Invalid(f"Unexpected key {other!r} next to {key!r}.", f"{path}.{other}")
+    here = f"{path}.{key}"
+    if key == "not":
+        return ("not", _check(node["not"], here, depth + 1))
+    children = node[key]
+    if not isinstance(children, list):
+        raise Invalid(f"{key} takes a list of rules.", here)
+    if not children:
+        raise Invalid("A group needs at least one rule.", here)
+    return (key, [_check(child, f"{here}.{i}", depth + 1) for i, child in enumerate(children)])
+
+
+def validate(rule: dict, path: str = "input.rule") -> None:
+    _check(rule, path, 1)
+
+
+# --- compilation -------------------------------------------------------------------------------------
+
+def _like(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _sql_value(cond: Cond, now: datetime):
+    """The SQL expression of the condition's field."""
+    if cond.fdef.type == "json":
+        if cond.op == "exists":
+            return JsonAttr(cond.param, "type")
+        sample = cond.value[0] if isinstance(cond.value, list) else cond.value
+        kind = "string" if cond.op in ("contains", "starts_with") else _json_kind(sample)
+        return JsonAttr(cond.param, kind)
+    return cond.fdef.build(cond.param, cond, now)
+
+
+def _enum_value(cond: Cond, value):
+    return LifecycleStage(value) if cond.name == "lifecycleStage" else ServiceTier(value) \
+        if cond.name == "serviceTier" else value
+
+
+def _condition_sql(cond: Cond, now: datetime):
+    col = _sql_value(cond, now)
+    op, value = cond.op, cond.value
+    if isinstance(value, list):
+        value = [_enum_value(cond, v) for v in value]
+    elif op not in ("exists",):
+        value = _enum_value(cond, value)
+    if op == "exists":
+        present = func.coalesce(col != "null", false()) if cond.fdef.type == "json" else col.is_not(None)
+        return present if value else not_(present)
+    if cond.fdef.type == "bool":  # a consent: EXISTS, never NULL
+        return col if (value if op == "eq" else not value) else not_(col)
+    if op == "neq":  # a missing value differs from every value
+        return func.coalesce(col != value, true())
+    if op == "not_in":
+        return func.coalesce(col.not_in(value), true())
+    positive = {
+        "eq": lambda: col == value, "lt": lambda: col < value, "lte": lambda: col <= value,
+        "gt": lambda: col > value, "gte": lambda: col >= value, "in": lambda: col.in_(value),
+        "between": lambda: col.between(value[0], value[1]),
+        "contains": lambda: func.lower(col).like(f"%{_like(value)}%", escape="\\"),
+        "starts_with": lambda: func.lower(col).like(f"{_like(value)}%", escape="\\"),
+        "within_last": lambda: and_(col >= now - value, col <= now),
+        "before_last": lambda: col < now - value,
+    }[op]()
+    return positive  # NULL when the value is missing: false in WHERE, made false under "not"
+
+
+def _compile(node, now: datetime):
+    if isinstance(node, Cond):
+        return _condition_sql(node, now)
+    key, body = node
+    if key == "not":
+        return not_(func.coalesce(_compile(body, now), false()))
+    parts = [_compile(child, now) for child in body]
+    return and_(true(), *parts) if key == "all" else or_(false(), *parts)
+
+
+def compile_rule(rule: dict, *, now: datetime, path: str = "input.rule"):
+    """A boolean SQL expression over Customer; raises Invalid like ``validate``."""
+    return _compile(_check(rule, path, 1), now)
+
+
+def is_member(session, customer_id: uuid.UUID, rule: dict, *, now: datetime) -> bool:
+    """Whether one live customer matches the rule: one statement, the same compiler."""
+    stmt = select(Customer.id).where(Customer.id == customer_id, Customer.merged_into_id.is_(None),
+                                     compile_rule(rule, now=now))
+    return session.execute(stmt).first() is not None
+
+
+# --- explain -----------------------------------------------------------------------------------------
+
+def _plain(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    return getattr(value, "value", value)  # enums
+
+
+def explain(session, customer_id: uuid.UUID, rule: dict, *, now: datetime) -> dict | None:
+    """The rule tree, each node with its "result" for the customer and each condition with its "value".
+
+    One statement: a column per node (and per condition value). None for an unknown customer."""
+    tree = _check(rule, "input.rule", 1)
+    columns, slots = [], []
+
+    def collect(node):
+        index = len(columns)
+        columns.append(func.coalesce(_compile(node, now), false()).label(f"r{index}"))
+        if isinstance(node, Cond):
+            value_col = _sql_value(node, now)
+            columns.append(value_col.label(f"v{index}"))
+            slots.append((node, index))
+            return
+        slots.append((node, index))
+        for child in ([node[1]] if node[0] == "not" else node[1]):
+            collect(child)
+
+    collect(tree)
+    row = session.execute(select(*columns).where(Customer.id == customer_id)).first()
+    if row is None:
+        return None
+    values = row._mapping
+
+    def build(node, original):
+        index = next(i for n, i in slots if n is node)
+        out = dict(original)
+        out["result"] = bool(values[f"r{index}"])
+        if isinstance(node, Cond):
+            out["value"] = _plain(values[f"v{index}"])
+        elif node[0] == "not":
+            out["not"] = build(node[1], original["not"])
+        else:
+            out[node[0]] = [build(child, raw) for child, raw in zip(node[1], original[node[0]])]
+        return out
+
+    return build(tree, rule)
