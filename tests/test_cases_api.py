@@ -228,3 +228,9 @@ def test_touchpoint_nodes_are_not_for_portals(api, portal_token, tokens):
     read = "query($id: ID!) { node(id: $id) { ... on Touchpoint { key } } }"
     assert api.data(read, {"id": touchpoint["id"]}, as_="ida") == {"node": None}
     assert api.data(read, {"id": touchpoint["id"]}, as_="integration") == {"node": {"key": "web.faq"}}
+
+
+def test_malformed_node_ids_resolve_to_null(api):
+    query = "query($id: ID!) { node(id: $id) { id } }"
+    for node_id in ("Q2FzZTpub3QtYS11dWlk", "VG91Y2hwb2ludDp4"):  # "Case:not-a-uuid", "Touchpoint:x"
+        assert api.data(query, {"id": node_id}) == {"node": None}

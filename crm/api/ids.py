@@ -27,3 +27,17 @@ def parse_id(value: str, type_name: str, field: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise Invalid(f"Expected the id of a {type_name}.", field) from None
+
+
+def uuid_or_none(value) -> uuid.UUID | None:
+    """The UUID inside a node id (already decoded by relay), None for anything else."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def load_node(session, model, value):
+    """``model`` row of a node id, None for an unknown or malformed id (never a query for None)."""
+    row_id = uuid_or_none(value)
+    return session.get(model, row_id) if row_id is not None else None

@@ -1,26 +1,17 @@
 """GraphQL types of journeys and service (contract: "journeys and service")."""
 from __future__ import annotations
 
-import uuid
-
 import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type
 from crm.api.enums import Channel, ServiceTier
+from crm.api.ids import load_node
 from crm.api.scalars import DateTime
 from crm.db import utcnow
 from crm.enums import STAFF_ROLES, Role
 from journeys import models
 from journeys.gql import loaders
-
-
-def _uuid(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
 
 SERVICE_DESK = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
 # Cases carry complaints and internal notes: the service desk reads them, and a portal its own.
@@ -77,10 +68,9 @@ class Touchpoint(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        touchpoint_id = _uuid(id)
-        if touchpoint_id is None or info.context.viewer.role not in TOUCHPOINT_READERS:
+        if info.context.viewer.role not in TOUCHPOINT_READERS:
             return None
-        return info.context.session.get(models.Touchpoint, touchpoint_id)
+        return load_node(info.context.session, models.Touchpoint, id)
 
     @staticmethod
     def resolve_journey_map(touchpoint, info):
@@ -151,7 +141,7 @@ class Case(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return _visible(info, info.context.session.get(models.Case, _uuid(id)), "case")
+        return _visible(info, load_node(info.context.session, models.Case, id), "case")
 
     @staticmethod
     def resolve_customer(case, info):
@@ -205,7 +195,7 @@ class Interaction(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return _visible(info, info.context.session.get(models.Interaction, _uuid(id)), "interaction")
+        return _visible(info, load_node(info.context.session, models.Interaction, id), "interaction")
 
     @staticmethod
     def resolve_customer(interaction, info):
@@ -241,7 +231,7 @@ class SurveyResponse(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return _visible(info, info.context.session.get(models.SurveyResponse, _uuid(id)), "survey")
+        return _visible(info, load_node(info.context.session, models.SurveyResponse, id), "survey")
 
     @staticmethod
     def resolve_customer(response, info):

@@ -8,6 +8,7 @@ import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type, page_size
+from crm.api.ids import load_node
 from crm.api.scalars import DateTime
 from loyalty import models
 from loyalty.gql import loaders
@@ -57,7 +58,7 @@ class LedgerEntry(graphene.ObjectType):
     @classmethod
     def get_node(cls, info, id):
         from crm.customers.gql.types import can_see_customer
-        entry = info.context.session.get(models.LedgerEntry, _uuid(id))
+        entry = load_node(info.context.session, models.LedgerEntry, id)
         if entry is None or not can_see_customer(info, entry.customer_id):
             return None
         info.context.loaders.see("ledger_entry", [entry])
@@ -104,7 +105,7 @@ class Reward(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return info.context.session.get(models.Reward, _uuid(id))
+        return load_node(info.context.session, models.Reward, id)
 
     @staticmethod
     def resolve_min_tier(reward, info):
@@ -129,7 +130,7 @@ class RewardRedemption(graphene.ObjectType):
     @classmethod
     def get_node(cls, info, id):
         from crm.customers.gql.types import can_see_customer
-        redemption = info.context.session.get(models.RewardRedemption, _uuid(id))
+        redemption = load_node(info.context.session, models.RewardRedemption, id)
         if redemption is None or not can_see_customer(info, redemption.customer_id):
             return None
         info.context.loaders.see("redemption", [redemption])
@@ -222,9 +223,3 @@ class LoyaltyAccount(graphene.ObjectType):
 def account_for(info, customer) -> AccountView:
     return AccountView(customer.id, info.context.loaders.get(loaders.AccountByCustomer).load(customer.id))
 
-
-def _uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

@@ -6,17 +6,16 @@ packages at module level; their values are empty until those domains land.
 """
 from __future__ import annotations
 
-import uuid
-
 import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type, empty_page, page_size
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.ids import load_node, uuid_or_none
 from crm.api.permissions import (
     PII_MASKED, READ_CUSTOMERS, MaskedField, PermissionField, mask_email, mask_phone,
 )
-from crm.api.scalars import DateTime, Decimal, JSON
+from crm.api.scalars import JSON, DateTime, Decimal
 from crm.auth.gql.types import StaffById, StaffUser
 from crm.customers import models
 from crm.customers.gql import loaders
@@ -129,7 +128,7 @@ class Order(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        order = info.context.session.get(models.Order, _uuid(id))
+        order = load_node(info.context.session, models.Order, id)
         if order is None or not can_see_customer(info, order.customer_id):
             return None
         info.context.loaders.see("order", [order])
@@ -198,7 +197,8 @@ class Customer(graphene.ObjectType):
     @classmethod
     def get_node(cls, info, id):
         from crm.customers.selectors import get_customer
-        return see_customers(info, get_customer(info.context.session, _uuid(id)))
+        customer_id = uuid_or_none(id)
+        return see_customers(info, get_customer(info.context.session, customer_id)) if customer_id else None
 
     @staticmethod
     def resolve_display_name(customer, info):
@@ -273,12 +273,6 @@ class Customer(graphene.ObjectType):
         page_size(info, first)
         return empty_page()
 
-
-def _uuid(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 CustomerConnection = connection_type(Customer, "Customer")
