@@ -39,6 +39,7 @@ from crm.customers.models import Customer
 from crm.customers.selectors import CustomerFilter, apply_filter, live_customers
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import Invalid
+from journeys import rollups
 from journeys.models import (CustomerPainPointRollup, CustomerTouchpointRollup, Interaction, InteractionPainPoint,
                              JourneyMap, Touchpoint)
 
@@ -158,7 +159,7 @@ def _period_facts(key: str, flt: JourneyFilter):
         where.append(i.occurred_at < flt.to)
     # The same shape and meaning as the rollup rows. An interaction's pain points are on its own row too
     # (as rollups.fold_in counts them): no lookup in interaction_pain_point for each one.
-    has_pain = func.json_array_length(i.pain_points) > 0
+    has_pain = rollups.has_pain_points(i)
     facts = (select(i.customer_id, i.touchpoint_id, func.count().label("interactions"),
                     func.coalesce(func.sum(i.emotion), 0).label("emotion_sum"),
                     func.count(i.emotion).label("emotion_count"),

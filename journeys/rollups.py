@@ -75,6 +75,22 @@ def fold_in(session: Session, new_rows: list[dict]) -> None:
             set_={"occurrences": p.occurrences + stmt.excluded.occurrences}), rows)
 
 
+def has_pain_points(interaction=Interaction):
+    """An interaction has a pain point: read off its own row, as ``fold_in`` counts it."""
+    return func.json_array_length(interaction.pain_points) > 0
+
+
+def _cells(where):
+    """The rollup rows as the interactions say they should be, one per (customer, touchpoint)."""
+    return select(
+        Interaction.customer_id.label("customer_id"), Interaction.touchpoint_id.label("touchpoint_id"),
+        func.count().label("interactions"), func.coalesce(func.sum(Interaction.emotion), 0).label("emotion_sum"),
+        func.count(Interaction.emotion).label("emotion_count"),
+        func.sum(case((has_pain_points(), 1), else_=0)).label("pain_interactions"),
+        func.min(Interaction.occurred_at).label("first_at"), func.max(Interaction.occurred_at).label("last_at"),
+    ).where(*where).group_by(Interaction.customer_id, Interaction.touchpoint_id)
+
+
 def rebuild(session: Session, customer_ids: list[uuid.UUID] | None = None) -> int:
     """Recompute the rollups of these customers (all when None) from their interactions, in SQL."""
     where = [Interaction.customer_id.in_(customer_ids)] if customer_ids is not None else []
@@ -82,18 +98,9 @@ def rebuild(session: Session, customer_ids: list[uuid.UUID] | None = None) -> in
     pain_where = [CustomerPainPointRollup.customer_id.in_(customer_ids)] if customer_ids is not None else []
     session.execute(delete(CustomerTouchpointRollup).where(*rollup_where))
     session.execute(delete(CustomerPainPointRollup).where(*pain_where))
-    has_pain = select(InteractionPainPoint.interaction_id).where(
-        InteractionPainPoint.interaction_id == Interaction.id).exists()
-    cells = select(
-        Interaction.customer_id, Interaction.touchpoint_id, func.count(),
-        func.coalesce(func.sum(Interaction.emotion), 0), func.count(Interaction.emotion),
-        func.sum(case((has_pain, 1), else_=0)),
-        func.min(Interaction.occurred_at), func.max(Interaction.occurred_at),
-    ).where(*where).group_by(Interaction.customer_id, Interaction.touchpoint_id)
-    t = CustomerTouchpointRollup.__table__
-    session.execute(t.insert().from_select(
-        ["customer_id", "touchpoint_id", "interactions", "emotion_sum", "emotion_count", "pain_interactions",
-         "first_at", "last_at"], cells))
+    cells = _cells(where)
+    session.execute(CustomerTouchpointRollup.__table__.insert().from_select(
+        [c.name for c in cells.selected_columns], cells))
     pain_cells = select(Interaction.customer_id, Interaction.touchpoint_id, InteractionPainPoint.pain_point,
                         func.count()).join(InteractionPainPoint, InteractionPainPoint.interaction_id == Interaction.id) \
         .where(*where).group_by(Interaction.customer_id, Interaction.touchpoint_id, InteractionPainPoint.pain_point)
@@ -106,19 +113,13 @@ def rebuild(session: Session, customer_ids: list[uuid.UUID] | None = None) -> in
 
 def differences(session: Session) -> int:
     """Rollup cells that disagree with the interactions (0 when all is well)."""
-    has_pain = select(InteractionPainPoint.interaction_id).where(
-        InteractionPainPoint.interaction_id == Interaction.id).exists()
-    truth = select(
-        Interaction.customer_id.label("customer_id"), Interaction.touchpoint_id.label("touchpoint_id"),
-        func.count().label("interactions"), func.coalesce(func.sum(Interaction.emotion), 0).label("emotion_sum"),
-        func.count(Interaction.emotion).label("emotion_count"),
-        func.sum(case((has_pain, 1), else_=0)).label("pain_interactions"),
-    ).group_by(Interaction.customer_id, Interaction.touchpoint_id).subquery()
+    truth = _cells([]).subquery()
     r = CustomerTouchpointRollup
     wrong = select(func.count()).select_from(truth.outerjoin(
         r, (r.customer_id == truth.c.customer_id) & (r.touchpoint_id == truth.c.touchpoint_id))).where(
         r.customer_id.is_(None) | (r.interactions != truth.c.interactions) | (r.emotion_sum != truth.c.emotion_sum)
-        | (r.emotion_count != truth.c.emotion_count) | (r.pain_interactions != truth.c.pain_interactions))
+        | (r.emotion_count != truth.c.emotion_count) | (r.pain_interactions != truth.c.pain_interactions)
+        | (r.first_at != truth.c.first_at) | (r.last_at != truth.c.last_at))
     extra = select(func.count()).select_from(r).where(~select(Interaction.id).where(
         Interaction.customer_id == r.customer_id, Interaction.touchpoint_id == r.touchpoint_id).exists())
     return int(session.scalar(wrong)) + int(session.scalar(extra))
