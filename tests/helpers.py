@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 
 CREATE = """mutation($input: CustomerCreateInput!) { customerCreate(input: $input) {
@@ -33,3 +34,64 @@ def record_order(api, customer_id: str, external_id: str, amount: str = "100.00"
                            "currency": currency, "channel": channel, "occurredAt": occurred_at,
                            "items": items if items is not None else [{"sku": "SKU-1", "qty": 1}]}}
     return api.data(RECORD_ORDER, variables, as_=as_)["orderRecord"]
+
+
+def run_threads(count: int, target) -> list:
+    """``target(index)`` in ``count`` threads released together by a barrier; their results in index order."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    failures: list = []
+
+    def work(index):
+        try:
+            barrier.wait(timeout=30)
+            results[index] = target(index)
+        except BaseException as exc:  # surfaced below, not lost in the thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert failures == [], failures
+    return results
+
+
+def post(app, token, query, variables) -> dict:
+    """One request on a test client of its own (so: its own app context, session and connection)."""
+    response = app.test_client().post("/graphql", json={"query": query, "variables": variables},
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+TOUCHPOINT = """mutation($input: TouchpointCreateInput!) { touchpointCreate(input: $input) {
+  touchpoint { id key name channel stage journeyMap } errors { field code message } } }"""
+
+RECORD = """mutation($input: InteractionInput!) { interactionRecord(input: $input) {
+  interaction { id channel stage occurredAt emotion painPoints note externalId touchpoint { key }
+                customer { id metrics { lastInteractionAt } } case { id } }
+  errors { field code message } } }"""
+
+BULK = """mutation($inputs: [InteractionInput!]!) { interactionRecordBulk(inputs: $inputs) {
+  recorded duplicates errors { index field code message } } }"""
+
+
+def make_touchpoint(api, key="web.checkout", channel="WEB", stage="purchase", journey_map="purchase"):
+    payload = api.data(TOUCHPOINT, {"input": {"key": key, "name": key.title(), "channel": channel, "stage": stage,
+                                              "journeyMap": journey_map}})["touchpointCreate"]
+    assert payload["errors"] == []
+    return payload["touchpoint"]
+
+
+SUBMIT = """mutation($input: SurveyResponseInput!) { surveyResponseSubmit(input: $input) {
+  surveyResponse { id kind score comment submittedAt case { id } customer { metrics { csatAverage lastNpsScore } } }
+  errors { field code message } } }"""
+
+
+def submit(api, as_="admin", **fields):
+    return api.data(SUBMIT, {"input": fields}, as_=as_)["surveyResponseSubmit"]

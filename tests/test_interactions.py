@@ -8,29 +8,20 @@ from sqlalchemy import func, select
 
 from journeys import rollups
 from journeys.models import Interaction, InteractionPainPoint
-from tests.helpers import create_customer, raw_id
-
-TOUCHPOINT = """mutation($input: TouchpointCreateInput!) { touchpointCreate(input: $input) {
-  touchpoint { id key name channel stage journeyMap } errors { field code message } } }"""
-
-RECORD = """mutation($input: InteractionInput!) { interactionRecord(input: $input) {
-  interaction { id channel stage occurredAt emotion painPoints note externalId touchpoint { key }
-                customer { id metrics { lastInteractionAt } } case { id } }
-  errors { field code message } } }"""
-
-BULK = """mutation($inputs: [InteractionInput!]!) { interactionRecordBulk(inputs: $inputs) {
-  recorded duplicates errors { index field code message } } }"""
+from tests.helpers import (
+    BULK,
+    RECORD,
+    TOUCHPOINT,
+    create_customer,
+    make_touchpoint,
+    post,
+    raw_id,
+    run_threads,
+)
 
 TIMELINE = """query($id: ID!, $channel: Channel, $after: String) { customer(id: $id) {
   interactions(first: 2, channel: $channel, after: $after) { totalCount
     pageInfo { hasNextPage endCursor } edges { node { externalId channel occurredAt touchpoint { key } } } } } }"""
-
-
-def make_touchpoint(api, key="web.checkout", channel="WEB", stage="purchase", journey_map="purchase"):
-    payload = api.data(TOUCHPOINT, {"input": {"key": key, "name": key.title(), "channel": channel, "stage": stage,
-                                              "journeyMap": journey_map}})["touchpointCreate"]
-    assert payload["errors"] == []
-    return payload["touchpoint"]
 
 
 def test_touchpoint_create_and_its_errors(api):
@@ -230,7 +221,6 @@ def test_portal_sees_only_its_own_interactions(api, portal_token, tokens):
 
 @pytest.mark.concurrency
 def test_parallel_bulk_calls_with_shared_external_ids_record_each_once(api, app):
-    from tests.test_loyalty_ledger import post, run_threads
     make_touchpoint(api)
     customers = [create_customer(api, email=f"p{i}@example.com") for i in range(4)]
     rows = [{"customerId": customers[i % 4]["id"], "touchpointKey": "web.checkout", "emotion": i % 5 - 2,

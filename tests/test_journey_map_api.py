@@ -1,8 +1,7 @@
 """Query.journeyMap through GraphQL: figures, filters, roles (the figures themselves: test_journey_map.py)."""
 from __future__ import annotations
 
-from tests.helpers import create_customer
-from tests.test_interactions import BULK, make_touchpoint
+from tests.helpers import BULK, create_customer, make_touchpoint
 
 MAP = """query($key: String!, $filter: JourneyMapFilter) { journeyMap(key: $key, filter: $filter) { key name
   stages { stage customers interactions averageEmotion painPointRate conversionToNext medianHoursToNext

@@ -5,9 +5,7 @@ from sqlalchemy import select
 
 from journeys import rollups
 from journeys.models import CustomerTouchpointRollup
-from tests.helpers import create_customer, raw_id
-from tests.test_interactions import RECORD, make_touchpoint
-from tests.test_surveys import submit
+from tests.helpers import RECORD, create_customer, make_touchpoint, raw_id, submit
 
 MERGE = """mutation($p: ID!, $d: ID!) { customerMerge(primaryId: $p, duplicateId: $d) {
   customer { metrics { lastInteractionAt csatAverage lastNpsScore } interactions(first: 10) { totalCount edges { node { externalId } } }

@@ -3,7 +3,6 @@ the verify/expire commands, concurrency (PostgreSQL), rewards and permissions.""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,7 @@ from sqlalchemy.types import Uuid
 from crm.api.ids import global_id
 from loyalty import ledger, queries, services
 from loyalty.models import EntryKind, LedgerEntry, LotConsumption, LoyaltyAccount, Reward
-from tests.helpers import create_customer, raw_id
+from tests.helpers import create_customer, post, raw_id, run_threads
 
 ENTRY = "entry { id kind points balanceAfter reason idempotencyKey expiresAt qualifyingPoints }"
 ACCOUNT = "account { balance lifetimeEarned }"
@@ -131,39 +130,6 @@ def reward(api, **fields) -> dict:
 def redeem_reward(api, customer_id, reward_id, key, as_="admin") -> dict:
     return api.data(REWARD_REDEEM, {"customerId": customer_id, "rewardId": reward_id, "key": key},
                     as_=as_)["rewardRedeem"]
-
-
-def run_threads(count: int, target) -> list:
-    """``target(index)`` in ``count`` threads released together by a barrier; their results in index order."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    failures: list = []
-
-    def work(index):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = target(index)
-        except BaseException as exc:  # surfaced below, not lost in the thread
-            failures.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    assert failures == [], failures
-    return results
-
-
-def post(app, token, query, variables) -> dict:
-    """One request on a test client of its own (so: its own app context, session and connection)."""
-    response = app.test_client().post("/graphql", json={"query": query, "variables": variables},
-                                      headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body = response.get_json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]
 
 
 # --- 1. earn / redeem / adjust through GraphQL -----------------------------------------------------

@@ -4,18 +4,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm.outbox import OutboxEntry
-from tests.helpers import create_customer, raw_id
-
-SUBMIT = """mutation($input: SurveyResponseInput!) { surveyResponseSubmit(input: $input) {
-  surveyResponse { id kind score comment submittedAt case { id } customer { metrics { csatAverage lastNpsScore } } }
-  errors { field code message } } }"""
+from tests.helpers import create_customer, raw_id, submit
 
 RESPONSES = """query($id: ID!) { customer(id: $id) { surveyResponses(first: 10) { totalCount
   edges { node { kind score comment } } } } }"""
-
-
-def submit(api, as_="admin", **fields):
-    return api.data(SUBMIT, {"input": fields}, as_=as_)["surveyResponseSubmit"]
 
 
 def test_scores_outside_each_scale_are_invalid(api):
