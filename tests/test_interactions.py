@@ -238,3 +238,33 @@ def test_parallel_bulk_calls_with_shared_external_ids_record_each_once(api, app)
         session = get_session()
         assert session.scalar(select(func.count()).select_from(Interaction)) == 40
         assert rollups.differences(session) == 0
+
+
+def test_journey_maps_are_data_that_admins_and_marketers_shape(api):
+    save = """mutation($input: JourneyMapSaveInput!) { journeyMapSave(input: $input) {
+      journeyMap { key name stages } errors { field code } } }"""
+    created = api.data(save, {"input": {"key": "returns", "name": "Returns", "stages": ["Request", "pickup",
+                                                                                        "refund"]}},
+                       as_="marketer")["journeyMapSave"]
+    assert created == {"journeyMap": {"key": "returns", "name": "Returns", "stages": ["request", "pickup", "refund"]},
+                       "errors": []}
+    make_touchpoint(api, key="web.returns-form", stage="request", journey_map="returns")
+    renamed = api.data(save, {"input": {"key": "returns", "name": "Returns and refunds",
+                                        "stages": ["request", "label", "pickup", "refund"]}})["journeyMapSave"]
+    assert renamed["journeyMap"]["stages"] == ["request", "label", "pickup", "refund"]
+    cases = [({"stages": ["pickup", "refund"]}, "stages", "INVALID"),   # "request" has a touchpoint
+             ({"stages": []}, "stages", "REQUIRED"),
+             ({"stages": ["a", "a"]}, "stages", "INVALID"),
+             ({"stages": ["ok", "Bad!"]}, "stages.1", "INVALID"),
+             ({"key": "Bad Key"}, "key", "INVALID")]
+    for change, field, code in cases:
+        data = {"key": "returns", "name": "Returns", "stages": ["request"], **change}
+        payload = api.data(save, {"input": data})["journeyMapSave"]
+        assert (payload["journeyMap"], [(e["field"], e["code"]) for e in payload["errors"]]) == (
+            None, [(field, code)]), change
+    refused = api.data(save, {"input": {"key": "x", "name": "X", "stages": ["a"]}}, as_="support_agent")
+    assert [e["code"] for e in refused["journeyMapSave"]["errors"]] == ["FORBIDDEN"]
+    maps = api.data("{ journeyMaps { key stages } }", as_="integration")["journeyMaps"]
+    assert maps == [{"key": "after-sales", "stages": ["reception", "diagnosis", "solution", "follow-up"]},
+                    {"key": "purchase", "stages": ["awareness", "consideration", "purchase", "onboarding", "usage"]},
+                    {"key": "returns", "stages": ["request", "label", "pickup", "refund"]}]

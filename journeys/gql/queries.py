@@ -13,7 +13,7 @@ from journeys.gql.report_types import (
     JourneyMap, JourneyMapDefinition, JourneyMapFilter, ServiceMetrics, ServiceMetricsFilter, SlaPolicy,
 )
 from journeys.gql.types import (
-    CASE_READERS, SERVICE_DESK, TOUCHPOINT_READERS, Case, CaseConnection, CaseStatus, SlaState, Touchpoint, _visible,
+    CASE_READERS, SERVICE_DESK, TOUCHPOINT_READERS, Case, CaseConnection, CaseStatus, SlaState, Touchpoint, visible,
 )
 from journeys.settings import JourneySettings
 
@@ -70,7 +70,7 @@ class JourneyQueries(graphene.ObjectType):
             case_id = parse_id(id, "Case", "id")
         except DomainError:
             return None
-        return _visible(info, info.context.session.get(models.Case, case_id), "case")
+        return visible(info, info.context.session.get(models.Case, case_id), "case")
 
     @staticmethod
     def resolve_cases(root, info, first=None, after=None, status=None, sla_state=None):

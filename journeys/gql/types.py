@@ -19,7 +19,7 @@ CASE_READERS = (*SERVICE_DESK, Role.PORTAL)
 TOUCHPOINT_READERS = (*STAFF_ROLES, Role.INTEGRATION)
 
 
-def _visible(info, obj, kind: str):
+def visible(info, obj, kind: str):
     """``obj`` if the viewer may see its customer (a portal token: only its own), registered for loaders."""
     from crm.customers.gql.types import can_see_customer
     if obj is None or not can_see_customer(info, obj.customer_id):
@@ -141,7 +141,7 @@ class Case(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return _visible(info, load_node(info.context.session, models.Case, id), "case")
+        return visible(info, load_node(info.context.session, models.Case, id), "case")
 
     @staticmethod
     def resolve_customer(case, info):
@@ -195,7 +195,7 @@ class Interaction(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return _visible(info, load_node(info.context.session, models.Interaction, id), "interaction")
+        return visible(info, load_node(info.context.session, models.Interaction, id), "interaction")
 
     @staticmethod
     def resolve_customer(interaction, info):
@@ -231,7 +231,7 @@ class SurveyResponse(graphene.ObjectType):
 
     @classmethod
     def get_node(cls, info, id):
-        return _visible(info, load_node(info.context.session, models.SurveyResponse, id), "survey")
+        return visible(info, load_node(info.context.session, models.SurveyResponse, id), "survey")
 
     @staticmethod
     def resolve_customer(response, info):
