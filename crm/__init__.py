@@ -27,6 +27,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     import journeys
     import loyalty
+    from crm import segments
+    segments.init_app(app)
     journeys.init_app(app)
     loyalty.init_app(app)
 

@@ -22,15 +22,24 @@ from sqlalchemy.orm import Session
 
 from crm.outbox import enqueue_after_commit
 
-_SUBSCRIBERS: dict[str, list[tuple[str, str]]] = defaultdict(list)
+_SUBSCRIBERS: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
 
 
-def subscribe(topic: str, func_path: str, queue: str = "default") -> None:
-    if (func_path, queue) not in _SUBSCRIBERS[topic]:
-        _SUBSCRIBERS[topic].append((func_path, queue))
+def subscribe(topic: str, func_path: str, queue: str = "default", coalesce_on: str | None = None) -> None:
+    """Run ``func_path(payload)`` after each ``topic`` commits. With ``coalesce_on`` (a payload key), one
+    transaction queues the job once per value of that key, whichever of its topics came first: an order
+    that also changes points, stage and tier re-evaluates the customer once, not four times."""
+    if (func_path, queue, coalesce_on) not in _SUBSCRIBERS[topic]:
+        _SUBSCRIBERS[topic].append((func_path, queue, coalesce_on))
 
 
 def emit(session: Session, topic: str, **payload) -> None:
     payload = {"topic": topic, **payload}
-    for func_path, queue in _SUBSCRIBERS.get(topic, ()):
+    for func_path, queue, coalesce_on in _SUBSCRIBERS.get(topic, ()):
+        if coalesce_on is not None:
+            seen = session.info.setdefault("coalesced_events", set())
+            key = (func_path, payload.get(coalesce_on))
+            if key in seen:
+                continue
+            seen.add(key)
         enqueue_after_commit(session, func_path, payload, queue=queue)

@@ -3,14 +3,41 @@
 This is a composition point: crm imports the other domains here, as in crm/api/schema.py."""
 from crm.auth.models import ApiToken, StaffUser  # noqa: F401
 from crm.customers.models import (  # noqa: F401
-    Consent, Customer, CustomerMerge, LifecycleTransition, Order, RfmCutoffs, ServiceTierChange,
+    Consent,
+    Customer,
+    CustomerMerge,
+    LifecycleTransition,
+    Order,
+    RfmCutoffs,
+    ServiceTierChange,
 )
 from crm.db import Base  # noqa: F401
 from crm.outbox import OutboxEntry  # noqa: F401
+from crm.segments.models import (  # noqa: F401
+    Segment,
+    SegmentMembership,
+    SegmentMembershipChange,
+    ServiceTierRule,
+)
 from journeys.models import (  # noqa: F401
-    Case, CaseEvent, CustomerPainPointRollup, CustomerTouchpointRollup, Interaction, InteractionPainPoint, JourneyMap,
-    SlaPolicy, SurveyResponse, Touchpoint,
+    Case,
+    CaseEvent,
+    CustomerPainPointRollup,
+    CustomerTouchpointRollup,
+    Interaction,
+    InteractionPainPoint,
+    JourneyMap,
+    SlaPolicy,
+    SurveyResponse,
+    Touchpoint,
 )
 from loyalty.models import (  # noqa: F401
-    EarningRule, LedgerEntry, LotConsumption, LoyaltyAccount, LoyaltyTier, Reward, RewardRedemption, TierChange,
+    EarningRule,
+    LedgerEntry,
+    LotConsumption,
+    LoyaltyAccount,
+    LoyaltyTier,
+    Reward,
+    RewardRedemption,
+    TierChange,
 )

@@ -59,6 +59,7 @@ def _relay_after_commit(session: Session) -> None:
     # the outermost transaction commits, so keep the flag until then.
     if session.in_nested_transaction():
         return
+    session.info.pop("coalesced_events", None)
     if session.info.pop("outbox_dirty", False):
         hook = session.info.get("after_commit_relay")
         if hook is not None:
@@ -75,3 +76,4 @@ def _forget_after_rollback(session: Session, previous_transaction) -> None:
     # Rows added in a rolled-back outermost transaction are gone; nothing is left to relay.
     if previous_transaction.parent is None:
         session.info.pop("outbox_dirty", None)
+        session.info.pop("coalesced_events", None)

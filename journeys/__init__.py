@@ -4,6 +4,7 @@
 def init_app(app) -> None:
     """Plug journeys into the customer core: settings, merge hook, the SLA sweep, CLI and report routes."""
     from crm.customers.merge import MERGE_HOOKS
+    from crm.customers.scores import NEGATIVE_SIGNAL_PROVIDERS
     from crm.queue import PERIODIC_JOBS
     from journeys.merge import move_journeys
     from journeys.settings import DEFAULTS
@@ -12,6 +13,9 @@ def init_app(app) -> None:
         app.config.setdefault(key, value)
     if move_journeys not in MERGE_HOOKS:
         MERGE_HOOKS.append(move_journeys)
+    from journeys.signals import negative_signals
+    if negative_signals not in NEGATIVE_SIGNAL_PROVIDERS:
+        NEGATIVE_SIGNAL_PROVIDERS.append(negative_signals)
     sweep = ("journeys-sla-sweep", "journeys.jobs.sweep_sla", "JOURNEYS_SLA_SWEEP_INTERVAL")
     if sweep not in PERIODIC_JOBS:
         PERIODIC_JOBS.append(sweep)

@@ -17,11 +17,14 @@ from journeys.models import Case, SurveyKind, SurveyResponse
 
 SCALES = {SurveyKind.CSAT: (1, 5), SurveyKind.NPS: (0, 10), SurveyKind.CES: (1, 7)}
 NO_CASE = "-"
+NPS_DETRACTOR_MAX = 6
+CSAT_DETRACTOR_MAX = 2
 
 
 def is_detractor(kind: SurveyKind, score: int) -> bool:
     """Who the service-recovery flow should reach: NPS 0-6, or CSAT 1-2."""
-    return (kind == SurveyKind.NPS and score <= 6) or (kind == SurveyKind.CSAT and score <= 2)
+    return (kind == SurveyKind.NPS and score <= NPS_DETRACTOR_MAX) or \
+        (kind == SurveyKind.CSAT and score <= CSAT_DETRACTOR_MAX)
 
 
 @dataclass

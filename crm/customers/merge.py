@@ -59,7 +59,7 @@ def merge_customers(session: Session, *, primary_id: uuid.UUID, duplicate_id: uu
         if primary.last_order_at is not None:
             rules.apply_stage_rules(session, primary, rules.StageRuleSettings.from_config(current_app.config),
                                     at=primary.last_order_at)
-        rules.apply_tier_rules(session, primary, rules.TierRuleSettings.from_config(current_app.config))
+        rules.apply_tier_rules(session, primary)
         primary.updated_at = duplicate.updated_at = utcnow()
         session.add(CustomerMerge(primary_id=primary.id, duplicate_id=duplicate.id, actor=actor, summary=summary))
         events.emit(session, "customer.merged", primaryId=str(primary.id), duplicateId=str(duplicate.id))

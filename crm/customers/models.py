@@ -54,6 +54,8 @@ class Customer(Base):
     monetary_score: Mapped[int | None]
     lifetime_value: Mapped[Decimal | None]
     churn_risk: Mapped[float | None]
+    # The parts of churn_risk (recency, frequency, trend, negative) so the score explains itself.
+    churn_risk_factors: Mapped[dict | None]
     csat_average: Mapped[float | None]
     last_nps_score: Mapped[int | None]
     # Set when this customer was merged into another; such a customer no longer resolves.

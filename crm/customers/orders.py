@@ -5,7 +5,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 
 from flask import current_app
@@ -42,7 +42,7 @@ def _payload_hash(customer_id: uuid.UUID, values: dict) -> str:
     canonical = {
         "customerId": str(customer_id), "amount": str(values["amount"].normalize()), "currency": values["currency"],
         "channel": values["channel"].value,
-        "occurredAt": values["occurred_at"].astimezone(timezone.utc).isoformat(), "items": values["items"],
+        "occurredAt": values["occurred_at"].astimezone(UTC).isoformat(), "items": values["items"],
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -88,7 +88,7 @@ def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor:
         add_order_to_metrics(customer, order)
         rfm.score_customer(session, customer)
         rules.apply_stage_rules(session, customer, rules.StageRuleSettings.from_config(config), at=order.occurred_at)
-        rules.apply_tier_rules(session, customer, rules.TierRuleSettings.from_config(config))
+        rules.apply_tier_rules(session, customer)
         for hook in ORDER_RECORDED_HOOKS:
             hook(session, order, customer)
         customer.updated_at = utcnow()
@@ -125,7 +125,7 @@ def close_order(session: Session, *, order_id: uuid.UUID, status: str, reason: s
         order.status, order.closed_at, order.close_reason = status, utcnow(), reason
         recompute_metrics(session, customer)
         rfm.score_customer(session, customer)
-        rules.apply_tier_rules(session, customer, rules.TierRuleSettings.from_config(current_app.config))
+        rules.apply_tier_rules(session, customer)
         figures = {}
         for hook in ORDER_CLOSED_HOOKS:
             figures.update(hook(session, order, customer))

@@ -40,7 +40,7 @@ class StageRuleSettings:
     loyal_tenure_days: int = 365
 
     @classmethod
-    def from_config(cls, config) -> "StageRuleSettings":
+    def from_config(cls, config) -> StageRuleSettings:
         return cls(
             enabled=bool(config["STAGE_RULES_ENABLED"]),
             developing_orders=int(config["STAGE_DEVELOPING_ORDERS"]),
@@ -52,11 +52,13 @@ class StageRuleSettings:
 
 @dataclass(frozen=True)
 class TierRuleSettings:
-    vip_spend: Decimal = Decimal("10000")
-    preferred_spend: Decimal = Decimal("2000")
+    """The spend thresholds of the default tier rules (crm.segments.tiers.default_rule)."""
+
+    vip_spend: Decimal = Decimal(10000)
+    preferred_spend: Decimal = Decimal(2000)
 
     @classmethod
-    def from_config(cls, config) -> "TierRuleSettings":
+    def from_config(cls, config) -> TierRuleSettings:
         return cls(vip_spend=Decimal(str(config["TIER_VIP_SPEND"])),
                    preferred_spend=Decimal(str(config["TIER_PREFERRED_SPEND"])))
 
@@ -140,14 +142,6 @@ _RULE_REASONS = {
 }
 
 
-def automatic_tier(customer: Customer, settings: TierRuleSettings) -> ServiceTier:
-    if customer.total_spent >= settings.vip_spend:
-        return ServiceTier.VIP
-    if customer.total_spent >= settings.preferred_spend:
-        return ServiceTier.PREFERRED
-    return ServiceTier.STANDARD
-
-
 def change_tier(session: Session, customer: Customer, tier: ServiceTier, *, pinned: bool,
                 reason: str | None, actor: str | None) -> ServiceTierChange | None:
     """Set the tier and the pin, recording the change; None when nothing changed."""
@@ -164,10 +158,9 @@ def change_tier(session: Session, customer: Customer, tier: ServiceTier, *, pinn
     return change
 
 
-def apply_tier_rules(session: Session, customer: Customer, settings: TierRuleSettings) -> ServiceTierChange | None:
-    """Automatic tier from lifetime spend; a pinned tier is never touched."""
-    if customer.service_tier_pinned:
-        return None
-    tier = automatic_tier(customer, settings)
-    reason = f"lifetime spend {customer.total_spent}"
-    return change_tier(session, customer, tier, pinned=False, reason=reason, actor="rule:lifetime-spend")
+def apply_tier_rules(session: Session, customer: Customer) -> ServiceTierChange | None:
+    """The automatic tier from the tier rules (crm.segments.tiers); a pinned tier is never touched."""
+    from flask import current_app
+
+    from crm.segments import tiers
+    return tiers.apply(session, customer, current_app.config)

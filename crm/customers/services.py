@@ -148,8 +148,8 @@ def set_service_tier(session: Session, *, customer_id: uuid.UUID, tier: ServiceT
     with transaction(session):
         customer = require_customer(session, customer_id, for_update=True)
         if tier is None:
-            settings = rules.TierRuleSettings.from_config(current_app.config)
-            rules.change_tier(session, customer, rules.automatic_tier(customer, settings), pinned=False,
+            from crm.segments.tiers import earned_tier
+            rules.change_tier(session, customer, earned_tier(session, customer.id, current_app.config), pinned=False,
                               reason=reason or "unpinned: automatic rules apply", actor=actor)
         else:
             rules.change_tier(session, customer, tier, pinned=True, reason=reason, actor=actor)

@@ -19,6 +19,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from crm.customers.models import Consent, Customer, Order
 from crm.enums import Channel, LifecycleStage, ServiceTier
+from crm.segments.models import SegmentMembership
 
 
 @dataclass
@@ -111,6 +112,11 @@ def _consent(param, cond, now):
                           Consent.granted.is_(True)).correlate(Customer)
 
 
+def _segment(param, cond, now):
+    return exists().where(SegmentMembership.customer_id == Customer.id,
+                          _one_of(SegmentMembership.segment_id, cond.value)).correlate(Customer)
+
+
 def _core_fields() -> dict[str, FieldDef]:
     fields = {
         "email": FieldDef("string", _col(Customer.email)),
@@ -124,6 +130,7 @@ def _core_fields() -> dict[str, FieldDef]:
         "serviceTier": FieldDef("enum", _col(Customer.service_tier), tuple(s.value for s in ServiceTier),
                                 nullable=False),
         "accountManagerId": FieldDef("uuid", _col(Customer.account_manager_id)),
+        "segment": FieldDef("segment", _segment, nullable=False),
         "attributes.": FieldDef("json", None),
         "consents.": FieldDef("bool", _consent, nullable=False),
         "orders.count": FieldDef("number", _orders("count"), nullable=False, within=True, where={"channel": Channel}),

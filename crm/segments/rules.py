@@ -15,6 +15,8 @@ fails every condition except ``neq`` / ``not_in`` (and ``exists false``), so ``n
 ``contains`` / ``starts_with`` are case-insensitive. ``within_last D`` means ``now - D <= t <= now``,
 ``before_last D`` means ``t < now - D``. Durations are ISO-8601; ``Y`` counts 365 days and ``M`` (date
 part) 30 days. ``country`` has no column on Customer: it is the string ``attributes.country``.
+``segment`` (``eq`` / ``in`` a segment id, ``neq`` / ``not_in``) reads the stored membership, so a rule
+may build on another segment, static or dynamic; the segment services refuse cycles.
 ``attributes.<key>`` is typed by the rule's value (string, number or boolean); a stored value of
 another JSON type does not match (e.g. ``"5"`` never equals ``5``), the same on PostgreSQL and SQLite.
 Open cases are cases not RESOLVED, FOLLOWED_UP or CLOSED. ``orders.*`` count COMPLETED orders only;
@@ -32,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import and_, false, func, not_, or_, select, true
 
+from crm.api.ids import parse_id
 from crm.customers.models import Customer
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import Invalid
@@ -43,7 +46,8 @@ from crm.segments.fields import (
     default_fields,
 )
 
-__all__ = ["FIELD_PROVIDERS", "compile_rule", "default_fields", "explain", "is_member", "parse_duration", "validate"]
+__all__ = ["FIELD_PROVIDERS", "compile_rule", "default_fields", "explain", "is_member", "parse_duration",
+           "referenced_segments", "validate"]
 
 MAX_DEPTH = 8
 MAX_LIST = 1000
@@ -58,6 +62,7 @@ OPS_BY_TYPE = {
     "bool": ("eq", "neq"),
     "uuid": ("eq", "neq", "in", "not_in", "exists"),
     "json": (*CMP, "in", "not_in", "contains", "starts_with", "exists"),
+    "segment": ("eq", "neq", "in", "not_in"),
 }
 
 
@@ -132,6 +137,8 @@ def _scalar(kind: str, fdef: FieldDef, value, path: str):
             return parsed
         if kind == "date":
             return date.fromisoformat(value)
+        if kind == "segment":
+            return parse_id(value, "Segment", path)
         return uuid.UUID(value)
     except (TypeError, ValueError, AttributeError):
         raise Invalid(f"Expected an ISO-8601 {kind} with offset." if kind == "datetime" else f"Expected a {kind}.",
@@ -240,6 +247,24 @@ def validate(rule: dict, path: str = "input.rule") -> None:
     _check(rule, path, 1)
 
 
+def referenced_segments(rule: dict) -> set[uuid.UUID]:
+    """The segments a (valid) rule reads membership of: its dependencies."""
+    found: set[uuid.UUID] = set()
+
+    def walk(node):
+        if isinstance(node, Cond):
+            if node.fdef.type == "segment":
+                found.update(node.value if isinstance(node.value, list) else [node.value])
+        elif node[0] == "not":
+            walk(node[1])
+        else:
+            for child in node[1]:
+                walk(child)
+
+    walk(_check(rule, "input.rule", 1))
+    return found
+
+
 # --- compilation -------------------------------------------------------------------------------------
 
 def _like(text: str) -> str:
@@ -274,6 +299,8 @@ def _condition_sql(cond: Cond, now: datetime):
         return present if value else not_(present)
     if cond.fdef.type == "bool":  # a consent: EXISTS, never NULL
         return col if (value if op == "eq" else not value) else not_(col)
+    if cond.fdef.type == "segment":  # EXISTS a membership in the segment(s)
+        return col if op in ("eq", "in") else not_(col)
     if op == "neq":  # a missing value differs from every value
         return func.coalesce(col != value, true())
     if op == "not_in":

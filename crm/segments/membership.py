@@ -1,0 +1,164 @@
+"""Stored segment membership: the one writer of changes, one customer's evaluation, and the full refresh.
+
+Every change to a segment's members goes through ``apply_changes`` while that segment's row is locked,
+so an event-driven re-evaluation, a full refresh and a manual edit of one segment never interleave: no
+count drifts, no customer joins twice, no history row is written twice. Helpers here flush, never commit.
+
+Events: ``segment.joined`` and ``segment.left`` [segmentId, customerIds, reason], at most 1000 customers
+per event, emitted in the transaction of the change.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from crm import events
+from crm.customers.models import Customer
+from crm.db import lock_for_update
+from crm.segments.models import (
+    MembershipChangeKind,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+    SegmentMembershipChange,
+)
+from crm.segments.rules import compile_rule, referenced_segments
+
+CHUNK = 1000
+
+
+def lock_segment(session: Session, segment_id: uuid.UUID) -> Segment | None:
+    return session.execute(lock_for_update(select(Segment).where(Segment.id == segment_id), session)).scalar_one_or_none()
+
+
+def _chunks(ids: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def apply_changes(session: Session, segment: Segment, *, joined: list[uuid.UUID], left: list[uuid.UUID],
+                  reason: str, actor: str | None, at: datetime) -> None:
+    """Write joins and leaves of a locked segment: membership rows, history, member count and events.
+
+    Callers pass only real differences (computed under the lock)."""
+    for chunk in _chunks(joined):
+        session.execute(insert(SegmentMembership), [
+            {"segment_id": segment.id, "customer_id": cid, "joined_at": at} for cid in chunk])
+        _history(session, segment.id, chunk, MembershipChangeKind.JOINED, reason, actor, at)
+        events.emit(session, "segment.joined", segmentId=str(segment.id), customerIds=[str(c) for c in chunk],
+                    reason=reason)
+    for chunk in _chunks(left):
+        session.execute(delete(SegmentMembership).where(SegmentMembership.segment_id == segment.id,
+                                                        SegmentMembership.customer_id.in_(chunk)))
+        _history(session, segment.id, chunk, MembershipChangeKind.LEFT, reason, actor, at)
+        events.emit(session, "segment.left", segmentId=str(segment.id), customerIds=[str(c) for c in chunk],
+                    reason=reason)
+    if joined or left:
+        session.execute(update(Segment).where(Segment.id == segment.id)
+                        .values(member_count=Segment.member_count + len(joined) - len(left))
+                        .execution_options(synchronize_session=False))
+        session.expire(segment, ["member_count"])
+
+
+def _history(session, segment_id, customer_ids, change, reason, actor, at) -> None:
+    session.execute(insert(SegmentMembershipChange), [
+        {"id": uuid.uuid4(), "segment_id": segment_id, "customer_id": cid, "change": change, "reason": reason,
+         "actor": actor, "at": at} for cid in customer_ids])
+
+
+def current_members(session: Session, segment_id: uuid.UUID, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    return set(session.scalars(select(SegmentMembership.customer_id).where(
+        SegmentMembership.segment_id == segment_id, SegmentMembership.customer_id.in_(customer_ids))))
+
+
+def live_customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    return set(session.scalars(select(Customer.id).where(Customer.id.in_(customer_ids),
+                                                         Customer.merged_into_id.is_(None))))
+
+
+# --- dependency order ------------------------------------------------------------------------------
+
+def dynamic_segments_in_order(session: Session) -> list[list[Segment]]:
+    """Dynamic segments in levels: a segment comes after every segment its rule reads."""
+    segments = session.scalars(select(Segment).where(Segment.kind == SegmentKind.DYNAMIC)
+                               .order_by(Segment.id)).all()
+    needs = {s.id: referenced_segments(s.rule) for s in segments}
+    dynamic = set(needs)
+    done: set[uuid.UUID] = set()
+    levels = []
+    while len(done) < len(segments):
+        level = [s for s in segments if s.id not in done and (needs[s.id] & dynamic) <= done]
+        if not level:  # a cycle: saving refuses them, so only a hand-edited database gets here
+            level = [s for s in segments if s.id not in done]
+        levels.append(level)
+        done.update(s.id for s in level)
+    return levels
+
+
+def dependents(session: Session, segment_id: uuid.UUID) -> list[Segment]:
+    """Dynamic segments whose rule reads this segment, directly."""
+    return [s for level in dynamic_segments_in_order(session) for s in level if segment_id in referenced_segments(s.rule)]
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+def evaluate_customer(session: Session, customer_id: uuid.UUID, *, now: datetime, reason: str,
+                      actor: str | None = None) -> dict[uuid.UUID, str]:
+    """Bring one customer's dynamic memberships up to date: one statement per dependency level to
+    evaluate, and writes only for segments whose answer changed. Returns {segment id: JOINED|LEFT}."""
+    session.flush()
+    live = session.scalar(select(exists().where(Customer.id == customer_id, Customer.merged_into_id.is_(None))))
+    changes: dict[uuid.UUID, str] = {}
+    for level in dynamic_segments_in_order(session):
+        if live:
+            columns = [compile_rule(s.rule, now=now).label(f"s{i}") for i, s in enumerate(level)]
+            row = session.execute(select(*columns).where(Customer.id == customer_id)).one()
+            wanted = {s.id for s, hit in zip(level, row) if hit}
+        else:
+            wanted = set()
+        have = set(session.scalars(select(SegmentMembership.segment_id).where(
+            SegmentMembership.customer_id == customer_id,
+            SegmentMembership.segment_id.in_([s.id for s in level]))))
+        for segment in sorted((s for s in level if (s.id in wanted) != (s.id in have)), key=lambda s: s.id):
+            locked = lock_segment(session, segment.id)
+            if locked is None or locked.kind != SegmentKind.DYNAMIC:
+                continue
+            member = bool(current_members(session, segment.id, [customer_id]))
+            if (segment.id in wanted) == member:
+                continue  # another writer got there first
+            joined = [customer_id] if segment.id in wanted else []
+            apply_changes(session, locked, joined=joined, left=[] if joined else [customer_id],
+                          reason=reason, actor=actor, at=now)
+            changes[segment.id] = "JOINED" if joined else "LEFT"
+        session.flush()
+    return changes
+
+
+def refresh(session: Session, segment: Segment, *, now: datetime, reason: str, actor: str | None = None) -> tuple[int, int]:
+    """Recompute a locked dynamic segment over the whole base, writing only the differences.
+
+    One statement finds them: the rule's selection FULL JOINed with the stored members, keeping rows
+    present on one side only. The rule is evaluated once per customer. Returns (joined, left)."""
+    matching = select(Customer.id.label("cid")).where(Customer.merged_into_id.is_(None),
+                                                      compile_rule(segment.rule, now=now)).subquery("matching")
+    stored = select(SegmentMembership.customer_id.label("cid")).where(
+        SegmentMembership.segment_id == segment.id).subquery("stored")
+    differences = session.execute(
+        select(matching.c.cid, stored.c.cid)
+        .select_from(matching.join(stored, matching.c.cid == stored.c.cid, full=True))
+        .where((matching.c.cid.is_(None)) | (stored.c.cid.is_(None)))).all()
+    joined = [new for new, old in differences if new is not None]
+    left = [old for new, old in differences if new is None]
+    apply_changes(session, segment, joined=joined, left=left, reason=reason, actor=actor, at=now)
+    segment.refreshed_at = now
+    session.flush()
+    return len(joined), len(left)
+
+
+def count_matching(session: Session, rule: dict, *, now: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(Customer).where(
+        Customer.merged_into_id.is_(None), compile_rule(rule, now=now)))
