@@ -199,10 +199,10 @@ def test_explain(ctx, people):
     rule = {"any": [c("attributes.age", "gt", 40), {"not": c("orders.sum", "lt", 100)}]}
     out = explain(ctx, people["ann"], rule, now=NOW)
     assert out == {"result": True, "any": [
-        {**c("attributes.age", "gt", 40), "result": False, "value": 34},
-        {"result": True, "not": {**c("orders.sum", "lt", 100), "result": False, "value": "350.50"}}]}
+        {**c("attributes.age", "gt", 40), "result": False, "actual": 34},
+        {"result": True, "not": {**c("orders.sum", "lt", 100), "result": False, "actual": "350.50"}}]}
     assert explain(ctx, people["cat"], c("email", "exists", True), now=NOW) == {
-        **c("email", "exists", True), "result": False, "value": None}
+        **c("email", "exists", True), "result": False, "actual": None}
 
 
 def _too_deep():

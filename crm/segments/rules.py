@@ -350,7 +350,8 @@ def _plain(value):
 
 
 def explain(session, customer_id: uuid.UUID, rule: dict, *, now: datetime) -> dict | None:
-    """The rule tree, each node with its "result" for the customer and each condition with its "value".
+    """The rule tree as given, each node with its "result" for the customer and each condition with the
+    customer's "actual" value next to the rule's own "value".
 
     One statement: a column per node (and per condition value). None for an unknown customer."""
     tree = _check(rule, "input.rule", 1)
@@ -379,7 +380,7 @@ def explain(session, customer_id: uuid.UUID, rule: dict, *, now: datetime) -> di
         out = dict(original)
         out["result"] = bool(values[f"r{index}"])
         if isinstance(node, Cond):
-            out["value"] = _plain(values[f"v{index}"])
+            out["actual"] = _plain(values[f"v{index}"])
         elif node[0] == "not":
             out["not"] = build(node[1], original["not"])
         else:

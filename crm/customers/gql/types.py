@@ -90,8 +90,10 @@ class CustomerMetrics(graphene.ObjectType):
     recency_score = graphene.Int(description="RFM quintile, 1..5 (5 = most recent).")
     frequency_score = graphene.Int()
     monetary_score = graphene.Int()
-    lifetime_value = Decimal()
-    churn_risk = graphene.Float(description="0..1")
+    lifetime_value = Decimal(description="Historic spend plus predicted spend over the next year (docs/segments.md).")
+    churn_risk = graphene.Float(description="0..1, from recency, frequency, trend and negative signals.")
+    churn_risk_factors = graphene.Field(JSON, description="Each factor of churnRisk, 0..1: recency, frequency, "
+                                                          "trend, negative (weights 0.4, 0.2, 0.2, 0.2).")
     csat_average = graphene.Float()
     last_nps_score = graphene.Int()
     base_currency = graphene.String(required=True)
@@ -183,7 +185,11 @@ class Customer(graphene.ObjectType):
                             description="Newest first.")
     survey_responses = graphene.Field(graphene.NonNull("journeys.gql.types.SurveyResponseConnection"),
                                       first=graphene.Int(), after=graphene.String())
-    segments = graphene.List(graphene.NonNull("crm.segments.gql.types.Segment"), required=True)
+    segments = graphene.List(graphene.NonNull("crm.segments.gql.types.Segment"), required=True,
+                             description="Segments the customer is in now. Staff only.")
+    segment_history = graphene.Field(
+        graphene.NonNull("crm.segments.gql.types.SegmentMembershipChangeConnection"), first=graphene.Int(),
+        after=graphene.String(), description="Every segment join and leave, newest first. Staff only.")
     loyalty = graphene.Field(graphene.NonNull("loyalty.gql.types.LoyaltyAccount"))
     messages = graphene.Field(graphene.NonNull("crm.messages.gql.types.MessageConnection"),
                               first=graphene.Int(), after=graphene.String())
@@ -261,7 +267,13 @@ class Customer(graphene.ObjectType):
 
     @staticmethod
     def resolve_segments(customer, info):
-        return []
+        from crm.segments.gql.types import segments_of
+        return segments_of(info, customer)
+
+    @staticmethod
+    def resolve_segment_history(customer, info, first=None, after=None):
+        from crm.segments.gql.types import segment_history_of
+        return segment_history_of(info, customer, first, after)
 
     @staticmethod
     def resolve_loyalty(customer, info):

@@ -1,11 +1,19 @@
-"""GraphQL types of segments (contract: "segments"). The segments issue adds rules and membership."""
+"""GraphQL types of segments (contract: "segments"): staff read them; PORTAL and INTEGRATION tokens do not."""
 from __future__ import annotations
 
 import graphene
 from graphene import relay
 
-from crm.api.connections import connection_type
-from crm.api.scalars import DateTime, JSON
+from crm.api.connections import connection_type, page_size
+from crm.api.enums import ServiceTier
+from crm.api.ids import load_node
+from crm.api.permissions import STAFF, check_role
+from crm.api.scalars import JSON, DateTime
+from crm.customers.gql.types import actor_for_viewer, see_customers
+from crm.segments import models
+from crm.segments.gql import loaders
+
+SEGMENT_READERS = STAFF
 
 
 class SegmentKind(graphene.Enum):
@@ -13,9 +21,20 @@ class SegmentKind(graphene.Enum):
     STATIC = "STATIC"
 
 
+class MembershipChangeKind(graphene.Enum):
+    JOINED = "JOINED"
+    LEFT = "LEFT"
+
+
+def see_segments(info, segments):
+    info.context.loaders.see("segment", segments)
+    return segments
+
+
 class Segment(graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
+        description = "A group of customers: DYNAMIC follows a rule, STATIC is kept by hand."
 
     name = graphene.String(required=True)
     description = graphene.String()
@@ -23,8 +42,104 @@ class Segment(graphene.ObjectType):
     rule = graphene.Field(JSON, description="DYNAMIC only.")
     member_count = graphene.Int(required=True)
     members = graphene.Field(graphene.NonNull("crm.customers.gql.types.CustomerConnection"),
-                             first=graphene.Int(), after=graphene.String())
-    refreshed_at = DateTime()
+                             first=graphene.Int(), after=graphene.String(),
+                             description="Current members, most recently joined first.")
+    refreshed_at = DateTime(description="The last full refresh of a DYNAMIC segment.")
+    history = graphene.Field(graphene.NonNull(lambda: SegmentMembershipChangeConnection),
+                             first=graphene.Int(), after=graphene.String(),
+                             description="Who joined and left, and why, newest first.")
+    created_by = graphene.String()
+    created_at = DateTime(required=True)
+    updated_at = DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Segment)
+
+    @classmethod
+    def get_node(cls, info, id):
+        if info.context.viewer.role not in SEGMENT_READERS:
+            return None
+        segment = load_node(info.context.session, models.Segment, id)
+        return see_segments(info, [segment])[0] if segment is not None else None
+
+    @staticmethod
+    def resolve_kind(segment, info):
+        return segment.kind.value
+
+    @staticmethod
+    def resolve_members(segment, info, first=None, after=None):
+        page = info.context.loaders.get(loaders.MembersBySegment, page_size(info, first), after).load(segment.id)
+        see_customers(info, page.items)
+        page.count = lambda: segment.member_count
+        return page
+
+    @staticmethod
+    def resolve_history(segment, info, first=None, after=None):
+        return _counted(info, loaders.HistoryBySegment, loaders.HistoryCountBySegment, first, after, segment.id)
+
+
+class SegmentMembershipChange(graphene.ObjectType):
+    segment = graphene.Field(Segment, description="Null once the segment is deleted.")
+    customer = graphene.Field("crm.customers.gql.types.Customer", description="Null once merged away.")
+    change = graphene.Field(MembershipChangeKind, required=True)
+    reason = graphene.String(description='Why: "rule: <event>", "rule: periodic refresh", "added by hand", ...')
+    actor = graphene.String()
+    at = DateTime(required=True)
+
+    @staticmethod
+    def resolve_segment(change, info):
+        return info.context.loaders.get(loaders.SegmentOfChange).load(change.segment_id)
+
+    @staticmethod
+    def resolve_customer(change, info):
+        return see_customers(info, info.context.loaders.get(loaders.CustomerOfChange).load(change.customer_id))
+
+    @staticmethod
+    def resolve_change(change, info):
+        return change.change.value
+
+    @staticmethod
+    def resolve_actor(change, info):
+        return actor_for_viewer(info, change.actor)
 
 
 SegmentConnection = connection_type(Segment, "Segment")
+SegmentMembershipChangeConnection = connection_type(SegmentMembershipChange, "SegmentMembershipChange")
+
+
+class SegmentPreview(graphene.ObjectType):
+    count = graphene.Int(required=True)
+    sample = graphene.List(graphene.NonNull("crm.customers.gql.types.Customer"), required=True)
+
+
+class SegmentExplanation(graphene.ObjectType):
+    member = graphene.Boolean(required=True, description="Stored membership now.")
+    trace = graphene.Field(JSON, required=True,
+                           description="The rule tree, each node with its result and each condition with its value.")
+    rule_result = graphene.Boolean(required=True, description="What the rule answers now; differs from `member` "
+                                                              "only until the pending re-evaluation runs.")
+    last_change = graphene.Field(SegmentMembershipChange, description="The customer's last join or leave.")
+
+
+class ServiceTierRule(graphene.ObjectType):
+    tier = graphene.Field(ServiceTier, required=True)
+    rule = graphene.Field(JSON, required=True)
+    is_default = graphene.Boolean(required=True, description="True: the spend threshold of the configuration.")
+
+
+def segments_of(info, customer):
+    check_role(info.context, SEGMENT_READERS)
+    return info.context.loaders.get(loaders.SegmentsByCustomer).load(customer.id)
+
+
+def segment_history_of(info, customer, first, after):
+    check_role(info.context, SEGMENT_READERS)
+    return _counted(info, loaders.HistoryByCustomer, loaders.HistoryCountByCustomer, first, after, customer.id)
+
+
+def _counted(info, page_loader, count_loader, first, after, key):
+    get = info.context.loaders.get
+    page = get(page_loader, page_size(info, first), after).load(key)
+    page.count = lambda: get(count_loader).load(key)
+    return page

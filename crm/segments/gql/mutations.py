@@ -1,0 +1,206 @@
+"""Segment mutations: parse, call one service, shape the payload."""
+from __future__ import annotations
+
+import graphene
+from flask import current_app
+
+from crm.api.enums import ServiceTier
+from crm.api.ids import parse_id
+from crm.api.mutations import BaseMutation
+from crm.api.scalars import JSON
+from crm.enums import Role
+from crm.enums import ServiceTier as ServiceTierValue
+from crm.errors import Invalid
+from crm.segments import services, tiers
+from crm.segments.gql.types import Segment, SegmentKind, ServiceTierRule
+from crm.segments.models import SegmentKind as SegmentKindValue
+
+SEGMENT_EDITORS = (Role.ADMIN, Role.MARKETER)
+MEMBER_EDITORS = (Role.ADMIN, Role.MARKETER, Role.ACCOUNT_MANAGER)
+MAX_IDS = services.MAX_IDS
+
+
+class SegmentErrorCode(graphene.Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    FORBIDDEN = "FORBIDDEN"
+
+
+class SegmentError(graphene.ObjectType):
+    field = graphene.String()
+    message = graphene.String(required=True)
+    code = graphene.Field(SegmentErrorCode, required=True)
+
+
+class SegmentCreateInput(graphene.InputObjectType):
+    name = graphene.String(required=True)
+    description = graphene.String()
+    kind = graphene.Field(SegmentKind, required=True)
+    rule = graphene.Field(JSON, description="DYNAMIC only: the rule tree (docs/segments.md).")
+
+
+class SegmentPayload(graphene.ObjectType):
+    segment = graphene.Field(Segment)
+    errors = graphene.List(graphene.NonNull(SegmentError), required=True)
+
+
+def _fields(input) -> dict:
+    return {"name": input.get("name"), "description": input.get("description"),
+            "kind": SegmentKindValue(getattr(input["kind"], "value", input["kind"])), "rule": input.get("rule")}
+
+
+def _customer_ids(values) -> list:
+    if len(values) > MAX_IDS:
+        raise Invalid(f"At most {MAX_IDS} customers per call.", "customerIds")
+    return [parse_id(v, "Customer", f"customerIds.{i}") for i, v in enumerate(values)]
+
+
+class SegmentCreate(BaseMutation):
+    """Create a segment. A DYNAMIC segment's rule is validated (the error names the bad node, e.g.
+    input.rule.all.1.field) and its members are computed before this returns."""
+
+    class Arguments:
+        input = SegmentCreateInput(required=True)
+
+    class Meta:
+        output = SegmentPayload
+        permissions = SEGMENT_EDITORS
+
+    @classmethod
+    def perform(cls, info, input):
+        segment = services.create_segment(info.context.session, **_fields(input), actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class SegmentUpdate(BaseMutation):
+    """Replace a segment's name, description, kind and rule; a DYNAMIC segment is refreshed against the
+    new rule (members who no longer match leave, with the reason in their history)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = SegmentCreateInput(required=True)
+
+    class Meta:
+        output = SegmentPayload
+        permissions = SEGMENT_EDITORS
+
+    @classmethod
+    def perform(cls, info, id, input):
+        segment = services.update_segment(info.context.session, segment_id=parse_id(id, "Segment", "id"),
+                                          **_fields(input), actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class SegmentDelete(BaseMutation):
+    """Delete a segment and its memberships; refused while another segment's rule or a tier rule reads it.
+    The payload's segment is the deleted one as it was."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    class Meta:
+        output = SegmentPayload
+        permissions = SEGMENT_EDITORS
+
+    @classmethod
+    def perform(cls, info, id):
+        segment = services.delete_segment(info.context.session, segment_id=parse_id(id, "Segment", "id"),
+                                          actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class SegmentAddCustomers(BaseMutation):
+    """Add up to 1000 customers to a STATIC segment; customers already in it are left as they are."""
+
+    class Arguments:
+        segment_id = graphene.ID(required=True)
+        customer_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
+
+    class Meta:
+        output = SegmentPayload
+        permissions = MEMBER_EDITORS
+
+    @classmethod
+    def perform(cls, info, segment_id, customer_ids):
+        segment = services.add_customers(info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
+                                         customer_ids=_customer_ids(customer_ids), actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class SegmentRemoveCustomers(BaseMutation):
+    """Remove up to 1000 customers from a STATIC segment; customers not in it are ignored."""
+
+    class Arguments:
+        segment_id = graphene.ID(required=True)
+        customer_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
+
+    class Meta:
+        output = SegmentPayload
+        permissions = MEMBER_EDITORS
+
+    @classmethod
+    def perform(cls, info, segment_id, customer_ids):
+        segment = services.remove_customers(info.context.session,
+                                            segment_id=parse_id(segment_id, "Segment", "segmentId"),
+                                            customer_ids=_customer_ids(customer_ids), actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class SegmentRefresh(BaseMutation):
+    """Recompute a DYNAMIC segment over the whole base now, writing only the differences."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    class Meta:
+        output = SegmentPayload
+        permissions = SEGMENT_EDITORS
+
+    @classmethod
+    def perform(cls, info, id):
+        segment = services.refresh_segment(info.context.session, segment_id=parse_id(id, "Segment", "id"),
+                                           actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class ServiceTierRuleInput(graphene.InputObjectType):
+    tier = graphene.Field(ServiceTier, required=True, description="VIP or PREFERRED.")
+    rule = graphene.Field(JSON, description="A rule of the segment language; null restores the default.")
+
+
+class ServiceTierRulePayload(graphene.ObjectType):
+    rules = graphene.List(graphene.NonNull(ServiceTierRule), required=True)
+    customers_moved = graphene.Int(required=True, description="Customers whose (unpinned) tier changed.")
+    errors = graphene.List(graphene.NonNull(SegmentError), required=True)
+
+
+class ServiceTierRuleUpdate(BaseMutation):
+    """Set the rule of an automatic service tier (VIP, then PREFERRED, take precedence in that order) and
+    re-evaluate every unpinned customer's tier. Pinned tiers are never changed."""
+
+    class Arguments:
+        input = ServiceTierRuleInput(required=True)
+
+    class Meta:
+        output = ServiceTierRulePayload
+        permissions = (Role.ADMIN,)
+
+    @classmethod
+    def perform(cls, info, input):
+        session, config = info.context.session, current_app.config
+        tier = ServiceTierValue(getattr(input["tier"], "value", input["tier"]))
+        result = tiers.set_rule(session, tier=tier, rule=input.get("rule"), actor=info.context.viewer.actor, config=config)
+        rules = [{"tier": t.value, "rule": r, "is_default": d} for t, r, d in tiers.tier_rules(session, config)]
+        return ServiceTierRulePayload(rules=rules, customers_moved=result["changed"], errors=[])
+
+
+class SegmentMutations(graphene.ObjectType):
+    segment_create = SegmentCreate.Field()
+    segment_update = SegmentUpdate.Field()
+    segment_delete = SegmentDelete.Field()
+    segment_add_customers = SegmentAddCustomers.Field()
+    segment_remove_customers = SegmentRemoveCustomers.Field()
+    segment_refresh = SegmentRefresh.Field()
+    service_tier_rule_update = ServiceTierRuleUpdate.Field()

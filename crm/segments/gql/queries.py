@@ -1,0 +1,71 @@
+"""Segment queries: parse arguments, call a service or selector, shape the answer."""
+from __future__ import annotations
+
+import graphene
+from flask import current_app
+from sqlalchemy import select
+
+from crm.api.connections import page_size
+from crm.api.ids import parse_id
+from crm.api.permissions import PermissionField
+from crm.api.scalars import JSON
+from crm.customers.gql.types import see_customers
+from crm.enums import Role
+from crm.pagination import SortKey, keyset_page
+from crm.segments import services, tiers
+from crm.segments.gql.types import (
+    SEGMENT_READERS, SegmentConnection, SegmentExplanation, SegmentKind, SegmentPreview, ServiceTierRule, see_segments,
+)
+from crm.segments.models import Segment
+
+PREVIEWERS = (Role.ADMIN, Role.MARKETER, Role.ACCOUNT_MANAGER)
+SEGMENT_KEYS = [SortKey(Segment.name_key, lambda s: s.name_key, "str"), SortKey(Segment.id, lambda s: s.id, "uuid")]
+
+
+class SegmentQueries(graphene.ObjectType):
+    segments = PermissionField(graphene.NonNull(SegmentConnection), first=graphene.Int(), after=graphene.String(),
+                               kind=graphene.Argument(SegmentKind), search=graphene.String(),
+                               roles=SEGMENT_READERS, description="Segments by name; `search` is a name prefix.")
+    segment_preview = PermissionField(graphene.NonNull(SegmentPreview), rule=graphene.Argument(JSON, required=True),
+                                      sample_size=graphene.Int(default_value=10), roles=PREVIEWERS,
+                                      description="A dry run of a rule: how many customers match now and a sample "
+                                                  "(newest first, at most 50). Saves nothing.")
+    segment_explain = PermissionField(SegmentExplanation, segment_id=graphene.ID(required=True),
+                                      customer_id=graphene.ID(required=True), roles=SEGMENT_READERS,
+                                      description="Why a customer is or is not in a segment; null for an unknown "
+                                                  "segment or customer.")
+    service_tier_rules = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(ServiceTierRule))),
+                                         roles=SEGMENT_READERS,
+                                         description="The rules that set automatic service tiers, in precedence "
+                                                     "order; customers no rule matches are STANDARD.")
+
+    @staticmethod
+    def resolve_segments(root, info, first=None, after=None, kind=None, search=None):
+        stmt = select(Segment)
+        if kind is not None:
+            stmt = stmt.where(Segment.kind == getattr(kind, "value", kind))
+        if search and search.strip():
+            prefix = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(Segment.name_key.like(prefix + "%", escape="\\"))
+        page = keyset_page(info.context.session, stmt, ordering="segments", keys=SEGMENT_KEYS,
+                           first=page_size(info, first), after=after)
+        see_segments(info, page.items)
+        return page
+
+    @staticmethod
+    def resolve_segment_preview(root, info, rule, sample_size=10):
+        preview = services.preview(info.context.session, rule=rule, sample_size=sample_size)
+        preview.sample = see_customers(info, preview.sample)
+        return preview
+
+    @staticmethod
+    def resolve_segment_explain(root, info, segment_id, customer_id):
+        explanation = services.explain_membership(
+            info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
+            customer_id=parse_id(customer_id, "Customer", "customerId"))
+        return explanation
+
+    @staticmethod
+    def resolve_service_tier_rules(root, info):
+        return [{"tier": tier.value, "rule": rule, "is_default": default}
+                for tier, rule, default in tiers.tier_rules(info.context.session, current_app.config)]
