@@ -52,7 +52,10 @@ def people(ctx):
 
 
 def members(ctx, people, rule, now=NOW) -> set[str]:
+    """Members by the per-customer form; the whole-base form (GROUP BY for behaviour) must agree."""
     ids = set(ctx.execute(select(Customer.id).where(compile_rule(rule, now=now))).scalars())
+    whole_base = set(ctx.execute(select(Customer.id).where(compile_rule(rule, now=now, whole_base=True))).scalars())
+    assert whole_base == ids, rule
     return {name for name, cid in people.items() if cid in ids}
 
 

@@ -24,13 +24,31 @@ from crm.segments.models import SegmentMembership
 
 @dataclass
 class FieldDef:
-    """``build(param, cond, now)`` returns the SQL value; ``where`` maps filter keys to (enum or None)."""
+    """``build(param, cond, now)`` returns the SQL value; ``where`` maps filter keys to (enum or None).
+
+    Behaviour fields set ``aggregate(cond, now) -> (customer key column, aggregate, filters)`` instead:
+    ``build`` is then the correlated scalar subquery, and a whole-base query may use the grouped form
+    (``grouped``) where a missing row already fails the condition."""
     type: str
-    build: Callable
+    build: Callable | None
     choices: tuple | None = None       # allowed values of an enum field
     nullable: bool = True              # False: ``exists`` is not offered
     within: bool = False
     where: dict = dc_field(default_factory=dict)
+    aggregate: Callable | None = None
+
+    def __post_init__(self):
+        if self.aggregate is not None and self.build is None:
+            self.build = self._correlated
+
+    def _correlated(self, param, cond, now):
+        key, value, filters = self.aggregate(cond, now)
+        return select(value).where(key == Customer.id, *filters).correlate(Customer).scalar_subquery()
+
+    def grouped(self, cond, now, having):
+        """Customer ids whose aggregate satisfies ``having(aggregate)``: one GROUP BY, no correlation."""
+        key, value, filters = self.aggregate(cond, now)
+        return select(key).where(*filters).group_by(key).having(having(value))
 
 
 @dataclass
@@ -98,13 +116,13 @@ METRICS = {"totalSpent": ("money", "total_spent", False), "orderCount": ("number
 
 
 def _orders(agg):
-    def build(param, cond, now):
-        filters = [Order.customer_id == Customer.id, Order.status == "COMPLETED", *_since(Order.occurred_at, cond, now)]
+    def aggregate(cond, now):
+        filters = [Order.status == "COMPLETED", *_since(Order.occurred_at, cond, now)]
         if "channel" in cond.where:
             filters.append(_one_of(Order.channel, cond.where["channel"]))
         value = func.count() if agg == "count" else func.coalesce(func.sum(Order.amount_base), 0)
-        return select(value).where(*filters).correlate(Customer).scalar_subquery()
-    return build
+        return Order.customer_id, value, filters
+    return aggregate
 
 
 def _consent(param, cond, now):
@@ -133,8 +151,10 @@ def _core_fields() -> dict[str, FieldDef]:
         "segment": FieldDef("segment", _segment, nullable=False),
         "attributes.": FieldDef("json", None),
         "consents.": FieldDef("bool", _consent, nullable=False),
-        "orders.count": FieldDef("number", _orders("count"), nullable=False, within=True, where={"channel": Channel}),
-        "orders.sum": FieldDef("money", _orders("sum"), nullable=False, within=True, where={"channel": Channel}),
+        "orders.count": FieldDef("number", None, nullable=False, within=True, where={"channel": Channel},
+                                 aggregate=_orders("count")),
+        "orders.sum": FieldDef("money", None, nullable=False, within=True, where={"channel": Channel},
+                               aggregate=_orders("sum")),
     }
     for name, (kind, attr, nullable) in METRICS.items():
         fields[f"metrics.{name}"] = FieldDef(kind, _col(getattr(Customer, attr)), nullable=nullable)
@@ -153,8 +173,8 @@ def _journeys_fields() -> dict[str, FieldDef]:
         Touchpoint,
     )
 
-    def interactions(param, cond, now):
-        filters = [Interaction.customer_id == Customer.id, *_since(Interaction.occurred_at, cond, now)]
+    def interactions(cond, now):
+        filters = list(_since(Interaction.occurred_at, cond, now))
         where = cond.where
         if "channel" in where:
             filters.append(_one_of(Interaction.channel, where["channel"]))
@@ -169,12 +189,11 @@ def _journeys_fields() -> dict[str, FieldDef]:
                 else normalise_pain_point(wanted)
             filters.append(exists().where(InteractionPainPoint.interaction_id == Interaction.id,
                                           _one_of(InteractionPainPoint.pain_point, wanted)))
-        return select(func.count()).where(*filters).correlate(Customer).scalar_subquery()
+        return Interaction.customer_id, func.count(), filters
 
-    def open_cases(param, cond, now):
+    def open_cases(cond, now):
         closed = [CaseStatus.RESOLVED, CaseStatus.FOLLOWED_UP, CaseStatus.CLOSED]
-        return select(func.count()).where(Case.customer_id == Customer.id, Case.status.not_in(closed)) \
-            .correlate(Customer).scalar_subquery()
+        return Case.customer_id, func.count(), [Case.status.not_in(closed)]
 
     def last_score(kind):
         def build(param, cond, now):
@@ -187,9 +206,10 @@ def _journeys_fields() -> dict[str, FieldDef]:
 
     text_filter = None
     return {
-        "interactions.count": FieldDef("number", interactions, nullable=False, within=True, where={
-            "channel": Channel, "touchpointKey": text_filter, "stage": text_filter, "painPoint": text_filter}),
-        "cases.open": FieldDef("number", open_cases, nullable=False),
+        "interactions.count": FieldDef("number", None, nullable=False, within=True, where={
+            "channel": Channel, "touchpointKey": text_filter, "stage": text_filter, "painPoint": text_filter},
+            aggregate=interactions),
+        "cases.open": FieldDef("number", None, nullable=False, aggregate=open_cases),
         "surveys.lastNps": FieldDef("number", last_score(SurveyKind.NPS), within=True),
         "surveys.lastCsat": FieldDef("number", last_score(SurveyKind.CSAT), within=True),
     }

@@ -143,8 +143,8 @@ def refresh(session: Session, segment: Segment, *, now: datetime, reason: str, a
 
     One statement finds them: the rule's selection FULL JOINed with the stored members, keeping rows
     present on one side only. The rule is evaluated once per customer. Returns (joined, left)."""
-    matching = select(Customer.id.label("cid")).where(Customer.merged_into_id.is_(None),
-                                                      compile_rule(segment.rule, now=now)).subquery("matching")
+    rule = compile_rule(segment.rule, now=now, whole_base=True)
+    matching = select(Customer.id.label("cid")).where(Customer.merged_into_id.is_(None), rule).subquery("matching")
     stored = select(SegmentMembership.customer_id.label("cid")).where(
         SegmentMembership.segment_id == segment.id).subquery("stored")
     differences = session.execute(
@@ -161,4 +161,4 @@ def refresh(session: Session, segment: Segment, *, now: datetime, reason: str, a
 
 def count_matching(session: Session, rule: dict, *, now: datetime) -> int:
     return session.scalar(select(func.count()).select_from(Customer).where(
-        Customer.merged_into_id.is_(None), compile_rule(rule, now=now)))
+        Customer.merged_into_id.is_(None), compile_rule(rule, now=now, whole_base=True)))

@@ -287,9 +287,19 @@ def _enum_value(cond: Cond, value):
         if cond.name == "serviceTier" else value
 
 
-def _condition_sql(cond: Cond, now: datetime):
-    col = _sql_value(cond, now)
+def _zero_fails(op: str, value) -> bool:
+    """Whether a count or sum of 0 (a customer with no matching rows) fails the comparison."""
+    return {"gt": lambda: value >= 0, "gte": lambda: value > 0, "eq": lambda: value != 0,
+            "between": lambda: value[0] > 0, "in": lambda: 0 not in value}.get(op, lambda: False)()
+
+
+def _condition_sql(cond: Cond, now: datetime, whole_base: bool = False):
     op, value = cond.op, cond.value
+    if whole_base and cond.fdef.aggregate is not None and _zero_fails(op, value):
+        # Over the whole base one GROUP BY, hashed once, beats a subquery per customer; customers with no
+        # rows fail either way. For one customer the correlated form reads only their rows.
+        return Customer.id.in_(cond.fdef.grouped(cond, now, lambda agg: _comparison(agg, op, value)))
+    col = _sql_value(cond, now)
     if isinstance(value, list):
         value = [_enum_value(cond, v) for v in value]
     elif op not in ("exists",):
@@ -305,6 +315,10 @@ def _condition_sql(cond: Cond, now: datetime):
         return func.coalesce(col != value, true())
     if op == "not_in":
         return func.coalesce(col.not_in(value), true())
+    return _comparison(col, op, value, now)
+
+
+def _comparison(col, op: str, value, now: datetime | None = None):
     positive = {
         "eq": lambda: col == value, "lt": lambda: col < value, "lte": lambda: col <= value,
         "gt": lambda: col > value, "gte": lambda: col >= value, "in": lambda: col.in_(value),
@@ -317,19 +331,23 @@ def _condition_sql(cond: Cond, now: datetime):
     return positive  # NULL when the value is missing: false in WHERE, made false under "not"
 
 
-def _compile(node, now: datetime):
+def _compile(node, now: datetime, whole_base: bool = False):
     if isinstance(node, Cond):
-        return _condition_sql(node, now)
+        return _condition_sql(node, now, whole_base)
     key, body = node
     if key == "not":
-        return not_(func.coalesce(_compile(body, now), false()))
-    parts = [_compile(child, now) for child in body]
+        return not_(func.coalesce(_compile(body, now, whole_base), false()))
+    parts = [_compile(child, now, whole_base) for child in body]
     return and_(true(), *parts) if key == "all" else or_(false(), *parts)
 
 
-def compile_rule(rule: dict, *, now: datetime, path: str = "input.rule"):
-    """A boolean SQL expression over Customer; raises Invalid like ``validate``."""
-    return _compile(_check(rule, path, 1), now)
+def compile_rule(rule: dict, *, now: datetime, path: str = "input.rule", whole_base: bool = False):
+    """A boolean SQL expression over Customer; raises Invalid like ``validate``.
+
+    ``whole_base=True`` for statements over every customer (refresh, preview, tier review): behaviour
+    conditions that a customer without rows fails become ``id IN (one GROUP BY)``. The default form, a
+    correlated subquery per condition, is the one for a single customer (is_member, explain)."""
+    return _compile(_check(rule, path, 1), now, whole_base)
 
 
 def is_member(session, customer_id: uuid.UUID, rule: dict, *, now: datetime) -> bool:

@@ -36,8 +36,9 @@ def tier_rules(session: Session, config) -> list[tuple[ServiceTier, dict, bool]]
     return [(tier, stored.get(tier, default_rule(tier, config)), tier not in stored) for tier in RULED_TIERS]
 
 
-def earned_tier_expression(session: Session, config, now: datetime):
-    whens = [(compile_rule(rule, now=now), literal(tier.value)) for tier, rule, _ in tier_rules(session, config)]
+def earned_tier_expression(session: Session, config, now: datetime, whole_base: bool = False):
+    whens = [(compile_rule(rule, now=now, whole_base=whole_base), literal(tier.value))
+             for tier, rule, _ in tier_rules(session, config)]
     return case(*whens, else_=literal(ServiceTier.STANDARD.value))
 
 
@@ -88,7 +89,7 @@ def review_all(session: Session, config, now: datetime | None = None, batch: int
     changed = 0
     while True:
         with transaction(session):
-            earned = earned_tier_expression(session, config, now)
+            earned = earned_tier_expression(session, config, now, whole_base=True)
             rows = session.execute(select(Customer.id, earned).where(
                 Customer.merged_into_id.is_(None), Customer.service_tier_pinned.is_(False),
                 Customer.service_tier != earned).order_by(Customer.id).limit(batch)).all()
