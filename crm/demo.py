@@ -535,6 +535,7 @@ class _Seeder:
         seed_journeys(self.session, now=self.now,
                       agents=[e for _, e, r in STAFF if r in (Role.SUPPORT_AGENT, Role.ACCOUNT_MANAGER)])
         rfm.refresh_all(self.session)
+        seed_segments(self.session)
         self.ensure_staff(include_admin=True)
 
 
@@ -568,6 +569,41 @@ def seed_rewards(session: Session) -> None:
             choice = max(affordable, key=lambda r: r.cost)
             redeem_reward(session, customer_id=account.customer_id, reward_id=choice.id,
                           idempotency_key=f"demo-{account.customer_id}", actor=IMPORT_ACTOR)
+
+
+DEMO_SEGMENTS = (
+    ("VIPs at risk", "VIP customers whose churn risk is 0.5 or more: the account manager calls.",
+     {"all": [{"field": "serviceTier", "op": "eq", "value": "VIP"},
+              {"field": "metrics.churnRisk", "op": "gte", "value": 0.5}]}),
+    ("Recent detractors", "An NPS of 6 or less or a CSAT of 2 or less in the last 90 days.",
+     {"any": [{"field": "surveys.lastNps", "op": "lte", "value": 6, "within": "P90D"},
+              {"field": "surveys.lastCsat", "op": "lte", "value": 2, "within": "P90D"}]}),
+    ("Engaged email subscribers", "EMAIL opt-in and two or more orders in the last year, outside the US.",
+     {"all": [{"field": "consents.EMAIL", "op": "eq", "value": True},
+              {"field": "orders.count", "op": "gte", "value": 2, "within": "P365D"},
+              {"not": {"field": "country", "op": "eq", "value": "US"}}]}),
+)
+
+
+def seed_segments(session: Session) -> None:
+    """Customer scores, three dynamic segments and a static "Key accounts" of managed VIPs."""
+    from crm.customers import scores
+    from crm.segments import services
+    from crm.segments.models import Segment, SegmentKind
+
+    if session.scalar(select(Segment.id).limit(1)) is not None:
+        return
+    scores.refresh_all(session, current_app.config)
+    for name, description, rule in DEMO_SEGMENTS:
+        services.create_segment(session, name=name, description=description, kind=SegmentKind.DYNAMIC, rule=rule,
+                                actor=IMPORT_ACTOR)
+    key = services.create_segment(session, name="Key accounts", kind=SegmentKind.STATIC, actor=IMPORT_ACTOR,
+                                  description="VIPs with a dedicated account manager.")
+    managed = session.scalars(select(Customer.id).where(Customer.service_tier == ServiceTier.VIP,
+                                                        Customer.account_manager_id.is_not(None))
+                              .order_by(Customer.created_at).limit(12)).all()
+    if managed:
+        services.add_customers(session, segment_id=key.id, customer_ids=list(managed), actor=IMPORT_ACTOR)
 
 
 def _factor(rng: random.Random, low: float, high: float) -> Decimal:

@@ -15,7 +15,7 @@ NEGATIVE_EMOTION = -1   # emotion is -2..2: "unhappy" or worse
 
 
 def negative_signals(session: Session, customer_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, int]:
-    """Per customer: interactions with a negative emotion and detractor answers (NPS <= 6, CSAT <= 2) since ``since``."""
+    """Per customer: negative-emotion interactions and detractor answers (NPS <= 6, CSAT <= 2) since ``since``."""
     counts: Counter = Counter()
     for customer_id, n in session.execute(
             select(Interaction.customer_id, func.count()).where(

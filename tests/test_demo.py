@@ -18,7 +18,7 @@ CUSTOMERS = """query($after: String) { customers(first: 100, after: $after) {
                  accountManager { role }
                  lifecycleHistory { fromStage toStage actor }
                  orders(first: 1) { totalCount edges { node { currency } } }
-                 metrics { totalSpent orderCount } } } } }"""
+                 metrics { totalSpent orderCount lifetimeValue } } } } }"""
 
 
 def graphql(client, token: str, query: str, variables: dict | None = None) -> dict:
@@ -72,6 +72,15 @@ def test_demo_seeds_customers_and_prints_an_admin_token(app, runner, client):
     assert buyers and all(c["orders"]["totalCount"] == c["metrics"]["orderCount"] for c in buyers)
     assert len({c["orders"]["edges"][0]["node"]["currency"] for c in buyers}) >= 2
     assert_journeys(app)
+    segments = graphql(client, token, """{ segments { edges { node { name kind memberCount
+        members(first: 50) { edges { node { serviceTier metrics { churnRisk lifetimeValue } } } } } } } }""")
+    by_name = {e["node"]["name"]: e["node"] for e in segments["segments"]["edges"]}
+    assert sorted(by_name) == ["Engaged email subscribers", "Key accounts", "Recent detractors", "VIPs at risk"]
+    assert by_name["Key accounts"]["kind"] == "STATIC" and by_name["Key accounts"]["memberCount"] >= 1
+    assert all(m["node"]["serviceTier"] == "VIP" for m in by_name["Key accounts"]["members"]["edges"])
+    assert by_name["Engaged email subscribers"]["memberCount"] >= 5
+    assert all(m["node"]["metrics"]["churnRisk"] >= 0.5 for m in by_name["VIPs at risk"]["members"]["edges"])
+    assert all(c["metrics"]["lifetimeValue"] is not None for c in buyers)
 
 
 def assert_journeys(app) -> None:

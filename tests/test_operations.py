@@ -151,3 +151,26 @@ def test_interaction_operations_record_and_show_on_the_portal_timeline(api, clie
     assert [(e["node"]["touchpoint"]["key"], e["node"]["emotion"]) for e in me["interactions"]["edges"]] == [
         ("app.setup", -1)]
     assert me["cases"] == {"totalCount": 0, "edges": []}
+
+
+def test_segment_operations_work(api, client, tokens):
+    ann = create_customer(api, email="ann@example.com", firstName="Ann")
+    create_customer(api, email="bob@example.com", firstName="Bob")
+    record_order(api, ann["id"], "o-1", amount="600.00", occurred_at="2026-11-01T10:00:00+00:00")
+    post(client, tokens["admin"], "customer_set_consent", {"customerId": ann["id"], "channel": "EMAIL", "granted": True})
+    rule = {"all": [{"field": "consents.EMAIL", "op": "eq", "value": True},
+                    {"any": [{"field": "orders.sum", "op": "gte", "value": "500"},
+                             {"field": "lifecycleStage", "op": "in", "value": ["LOYAL", "ADVOCATE"]}]}]}
+
+    preview = post(client, tokens["marketer"], "segment_preview", {"rule": rule, "sampleSize": 5})["segmentPreview"]
+    assert preview["count"] == 1 and [c["displayName"] for c in preview["sample"]] == ["Ann"]
+
+    created = post(client, tokens["marketer"], "segment_create", {"input": {
+        "name": "Engaged big spenders", "kind": "DYNAMIC", "rule": rule}})["segmentCreate"]
+    assert created["errors"] == [] and created["segment"]["memberCount"] == 1
+
+    segment = post(client, tokens["account_manager"], "segment_members", {"id": created["segment"]["id"],
+                                                                          "first": 20})["node"]
+    assert [e["node"]["displayName"] for e in segment["members"]["edges"]] == ["Ann"]
+    assert [(e["node"]["change"], e["node"]["reason"]) for e in segment["history"]["edges"]] == [
+        ("JOINED", "rule: segment created")]

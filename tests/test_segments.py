@@ -216,3 +216,26 @@ def test_a_customer_without_orders_has_zero_value_and_negative_signals_raise_ris
     assert customer.lifetime_value == Decimal("0.00")
     assert customer.churn_risk_factors == {"recency": 0.0, "frequency": 1.0, "trend": 0.0, "negative": 1.0}
     assert customer.churn_risk == 0.4
+
+
+def test_import_adds_customers_to_a_static_segment_once_and_lists_unknown_lines(app, ctx, runner, tmp_path):
+    ann, bob = person(ctx, "ann@example.com"), person(ctx, "bob@example.com", externalId="shop-2")
+    key = services.create_segment(ctx, name="Key accounts", kind=SegmentKind.STATIC, actor="test")
+    ctx.commit()
+    file = tmp_path / "members.csv"
+    file.write_text("email,name\nANN@example.com,Ann\nnobody@example.com,No one\nbob@example.com,Bob\n")
+    result = runner.invoke(args=["segments", "import", "key accounts", str(file)])
+    assert result.exit_code == 1
+    assert result.output == ("line 3: no customer has email 'nobody@example.com'\n"
+                             "2 added, 1 unknown; Key accounts has 2 members\n")
+    by_external = tmp_path / "again.csv"
+    by_external.write_text("externalId\nshop-2\n")
+    again = runner.invoke(args=["segments", "import", "Key accounts", str(by_external)])
+    assert (again.exit_code, again.output) == (0, "0 added, 0 unknown; Key accounts has 2 members\n")
+    assert member_ids(ctx, key) == {ann, bob}
+    assert [(r[1], r[2]) for r in history(ctx, key)] == [("JOINED", "imported from members.csv")] * 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("phone\n+441234\n")
+    assert runner.invoke(args=["segments", "import", "Key accounts", str(bad)]).exit_code == 2
+    listed = runner.invoke(args=["segments", "list"])
+    assert listed.output.split()[:5] == ["Key", "accounts", "STATIC", "2", "members"]

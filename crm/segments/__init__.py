@@ -37,6 +37,8 @@ def init_app(app) -> None:
     FILTER_PROVIDERS["segment_id"] = segment_filter
     if move_memberships not in MERGE_HOOKS:
         MERGE_HOOKS.append(move_memberships)
+    from crm.segments.cli import segments_group
+    app.cli.add_command(segments_group)
     for job in (("segments-refresh", "crm.segments.jobs.refresh_segments", "SEGMENTS_REFRESH_INTERVAL"),
                 ("customer-scores", "crm.segments.jobs.refresh_scores", "SCORES_REFRESH_INTERVAL")):
         if job not in PERIODIC_JOBS:

@@ -32,7 +32,8 @@ CHUNK = 1000
 
 
 def lock_segment(session: Session, segment_id: uuid.UUID) -> Segment | None:
-    return session.execute(lock_for_update(select(Segment).where(Segment.id == segment_id), session)).scalar_one_or_none()
+    stmt = lock_for_update(select(Segment).where(Segment.id == segment_id), session)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def _chunks(ids: list, size: int = CHUNK) -> Iterable[list]:
@@ -101,7 +102,8 @@ def dynamic_segments_in_order(session: Session) -> list[list[Segment]]:
 
 def dependents(session: Session, segment_id: uuid.UUID) -> list[Segment]:
     """Dynamic segments whose rule reads this segment, directly."""
-    return [s for level in dynamic_segments_in_order(session) for s in level if segment_id in referenced_segments(s.rule)]
+    return [s for level in dynamic_segments_in_order(session) for s in level
+            if segment_id in referenced_segments(s.rule)]
 
 
 # --- evaluation ------------------------------------------------------------------------------------
@@ -138,7 +140,8 @@ def evaluate_customer(session: Session, customer_id: uuid.UUID, *, now: datetime
     return changes
 
 
-def refresh(session: Session, segment: Segment, *, now: datetime, reason: str, actor: str | None = None) -> tuple[int, int]:
+def refresh(session: Session, segment: Segment, *, now: datetime, reason: str,
+            actor: str | None = None) -> tuple[int, int]:
     """Recompute a locked dynamic segment over the whole base, writing only the differences.
 
     One statement finds them: the rule's selection FULL JOINed with the stored members, keeping rows

@@ -150,6 +150,26 @@ def has_readers(session: Session, segment_id: uuid.UUID) -> bool:
     return bool(_readers(session, segment_id))
 
 
+def customer_ids_by(session: Session, key: str, values: list[str]) -> dict[str, uuid.UUID]:
+    """Live customers by ``id``, ``email`` (case-insensitive) or ``externalId``: {given value: id}."""
+    if key == "id":
+        wanted = {}
+        for value in values:
+            try:
+                wanted[uuid.UUID(value)] = value
+            except ValueError:
+                continue
+        column, lookup = Customer.id, wanted
+    elif key == "email":
+        column, lookup = Customer.email, {v.strip().lower(): v for v in values}
+    else:
+        column, lookup = Customer.external_id, {v: v for v in values}
+    rows = session.execute(select(column, Customer.id).where(column.in_(list(lookup)),
+                                                             Customer.merged_into_id.is_(None))).all()
+    session.rollback()
+    return {lookup[found]: customer_id for found, customer_id in rows}
+
+
 def _customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     if not customer_ids:
         raise DomainError("REQUIRED", "Give at least one customer.", "customerIds")
@@ -172,14 +192,14 @@ def _static(session: Session, segment_id: uuid.UUID) -> Segment:
 
 
 def add_customers(session: Session, *, segment_id: uuid.UUID, customer_ids: list[uuid.UUID],
-                  actor: str | None) -> Segment:
+                  actor: str | None, reason: str = "added by hand") -> Segment:
     """Add customers to a STATIC segment; customers already in it are left as they are."""
     with transaction(session):
         segment = _static(session, segment_id)
         ids = _customer_ids(session, customer_ids)
         present = membership.current_members(session, segment.id, ids)
         membership.apply_changes(session, segment, joined=[c for c in ids if c not in present], left=[],
-                                 reason="added by hand", actor=actor, at=utcnow())
+                                 reason=reason, actor=actor, at=utcnow())
     return segment
 
 

@@ -116,7 +116,8 @@ def _history_count(column, kind: str):
         parent_kind = kind
 
         def batch(self, keys):
-            return dict(self.session.execute(select(column, func.count()).where(column.in_(keys)).group_by(column)).all())
+            stmt = select(column, func.count()).where(column.in_(keys)).group_by(column)
+            return dict(self.session.execute(stmt).all())
 
         def missing(self, key):
             return 0

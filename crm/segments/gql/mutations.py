@@ -191,7 +191,8 @@ class ServiceTierRuleUpdate(BaseMutation):
     def perform(cls, info, input):
         session, config = info.context.session, current_app.config
         tier = ServiceTierValue(getattr(input["tier"], "value", input["tier"]))
-        result = tiers.set_rule(session, tier=tier, rule=input.get("rule"), actor=info.context.viewer.actor, config=config)
+        result = tiers.set_rule(session, tier=tier, rule=input.get("rule"), actor=info.context.viewer.actor,
+                                config=config)
         rules = [{"tier": t.value, "rule": r, "is_default": d} for t, r, d in tiers.tier_rules(session, config)]
         return ServiceTierRulePayload(rules=rules, customers_moved=result["changed"], errors=[])
 
