@@ -9,7 +9,7 @@ metrics to match, and EMAIL consent for 60 % of them. Then, median of 5 runs aft
 
   baseline      a hand-written query selecting the same customers as RULE: the order window as one
                 GROUP BY joined to customer, consent as EXISTS, the rest as plain predicates
-  selection     the compiled rule alone: SELECT id FROM customer WHERE <compile_rule(RULE, whole_base=True)>
+  selection     the compiled rule alone: crm.segments.membership.matching_customers (the refresh's selection)
   refresh       crm.segments.services.refresh_segment on the stored segment: finds the differences
                 (one FULL JOIN of the rule's selection with the stored members) and writes them; timed
                 with nothing to change (steady state) and after 1 % of customers changed consent
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
         from crm.migrate import upgrade
         from crm.segments import services
         from crm.segments.models import SegmentKind, SegmentMembership
-        from crm.segments.rules import compile_rule
+        from crm.segments.membership import matching_customers
         upgrade(url)
         app = create_app({"DATABASE_URL": url, "REDIS_URL": None})
         logging.getLogger().setLevel(logging.WARNING)
@@ -158,8 +158,8 @@ def main(argv=None) -> int:
                         return set(conn.execute(text(BASELINE), params).scalars())
 
                 def selection():
-                    ids = set(session.scalars(select(Customer.id).where(
-                        Customer.merged_into_id.is_(None), compile_rule(RULE, now=now, whole_base=True))))
+                    query = matching_customers(RULE, now=now).with_only_columns(Customer.id)
+                    ids = set(session.scalars(query))
                     session.rollback()
                     return ids
 

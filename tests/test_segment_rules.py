@@ -12,7 +12,7 @@ from crm.customers.services import create_customer, set_consent, transition_stag
 from crm.db import utcnow
 from crm.enums import Channel, LifecycleStage
 from crm.errors import Invalid
-from crm.segments.rules import compile_rule, explain, is_member, validate
+from crm.segments.rules import AggregateJoins, compile_rule, explain, is_member, validate
 from journeys.cases import open_case
 from journeys.interactions import InteractionRow, record_interaction
 from journeys.models import CaseKind, SurveyKind
@@ -52,10 +52,11 @@ def people(ctx):
 
 
 def members(ctx, people, rule, now=NOW) -> set[str]:
-    """Members by the per-customer form; the whole-base form (GROUP BY for behaviour) must agree."""
+    """Members by the per-customer form; the whole-base form (behaviour as joined GROUP BYs) must agree."""
     ids = set(ctx.execute(select(Customer.id).where(compile_rule(rule, now=now))).scalars())
-    whole_base = set(ctx.execute(select(Customer.id).where(compile_rule(rule, now=now, whole_base=True))).scalars())
-    assert whole_base == ids, rule
+    joins = AggregateJoins()
+    condition = compile_rule(rule, now=now, joins=joins)
+    assert set(ctx.execute(joins.apply(select(Customer.id)).where(condition)).scalars()) == ids, rule
     return {name for name, cid in people.items() if cid in ids}
 
 

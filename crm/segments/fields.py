@@ -27,8 +27,8 @@ class FieldDef:
     """``build(param, cond, now)`` returns the SQL value; ``where`` maps filter keys to (enum or None).
 
     Behaviour fields set ``aggregate(cond, now) -> (customer key column, aggregate, filters)`` instead:
-    ``build`` is then the correlated scalar subquery, and a whole-base query may use the grouped form
-    (``grouped``) where a missing row already fails the condition."""
+    ``build`` is then the correlated scalar subquery, and whole-base statements group it once
+    (``crm.segments.rules.AggregateJoins``)."""
     type: str
     build: Callable | None
     choices: tuple | None = None       # allowed values of an enum field
@@ -44,11 +44,6 @@ class FieldDef:
     def _correlated(self, param, cond, now):
         key, value, filters = self.aggregate(cond, now)
         return select(value).where(key == Customer.id, *filters).correlate(Customer).scalar_subquery()
-
-    def grouped(self, cond, now, having):
-        """Customer ids whose aggregate satisfies ``having(aggregate)``: one GROUP BY, no correlation."""
-        key, value, filters = self.aggregate(cond, now)
-        return select(key).where(*filters).group_by(key).having(having(value))
 
 
 @dataclass

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm import events
@@ -26,7 +26,7 @@ from crm.segments.models import (
     SegmentMembership,
     SegmentMembershipChange,
 )
-from crm.segments.rules import compile_rule, referenced_segments
+from crm.segments.rules import AggregateJoins, compile_rule, referenced_segments
 
 CHUNK = 1000
 
@@ -146,8 +146,10 @@ def refresh(session: Session, segment: Segment, *, now: datetime, reason: str,
 
     One statement finds them: the rule's selection FULL JOINed with the stored members, keeping rows
     present on one side only. The rule is evaluated once per customer. Returns (joined, left)."""
-    rule = compile_rule(segment.rule, now=now, whole_base=True)
-    matching = select(Customer.id.label("cid")).where(Customer.merged_into_id.is_(None), rule).subquery("matching")
+    joins = AggregateJoins()
+    rule = compile_rule(segment.rule, now=now, joins=joins)
+    matching = joins.apply(select(Customer.id.label("cid"))).where(Customer.merged_into_id.is_(None), rule) \
+        .subquery("matching")
     stored = select(SegmentMembership.customer_id.label("cid")).where(
         SegmentMembership.segment_id == segment.id).subquery("stored")
     differences = session.execute(
@@ -162,6 +164,8 @@ def refresh(session: Session, segment: Segment, *, now: datetime, reason: str,
     return len(joined), len(left)
 
 
-def count_matching(session: Session, rule: dict, *, now: datetime) -> int:
-    return session.scalar(select(func.count()).select_from(Customer).where(
-        Customer.merged_into_id.is_(None), compile_rule(rule, now=now, whole_base=True)))
+def matching_customers(rule: dict, *, now: datetime, path: str = "input.rule"):
+    """SELECT of the live customers a rule selects now, for statements over the whole base."""
+    joins = AggregateJoins()
+    condition = compile_rule(rule, now=now, path=path, joins=joins)
+    return joins.apply(select(Customer)).where(Customer.merged_into_id.is_(None), condition)

@@ -27,6 +27,7 @@ Fields are defined in ``crm.segments.fields`` (``FIELD_PROVIDERS``, ``default_fi
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import date, datetime, timedelta
@@ -46,7 +47,7 @@ from crm.segments.fields import (
     default_fields,
 )
 
-__all__ = ["FIELD_PROVIDERS", "compile_rule", "default_fields", "explain", "is_member", "parse_duration",
+__all__ = ["FIELD_PROVIDERS", "AggregateJoins", "compile_rule", "default_fields", "explain", "is_member", "parse_duration",
            "referenced_segments", "validate"]
 
 MAX_DEPTH = 8
@@ -287,19 +288,34 @@ def _enum_value(cond: Cond, value):
         if cond.name == "serviceTier" else value
 
 
-def _zero_fails(op: str, value) -> bool:
-    """Whether a count or sum of 0 (a customer with no matching rows) fails the comparison."""
-    return {"gt": lambda: value >= 0, "gte": lambda: value > 0, "eq": lambda: value != 0,
-            "between": lambda: value[0] > 0, "in": lambda: 0 not in value}.get(op, lambda: False)()
+class AggregateJoins:
+    """Behaviour aggregates of one whole-base statement: each distinct one is a GROUP BY subquery LEFT
+    JOINed to customer once (``apply``), instead of a correlated subquery run per customer."""
+
+    def __init__(self):
+        self._subqueries: dict[tuple, object] = {}
+
+    def value(self, cond: Cond, now: datetime):
+        key = (cond.name, cond.within, json.dumps(cond.where, sort_keys=True))
+        if key not in self._subqueries:
+            customer_key, aggregate, filters = cond.fdef.aggregate(cond, now)
+            self._subqueries[key] = select(customer_key.label("customer_id"), aggregate.label("value")).where(
+                *filters).group_by(customer_key).subquery(f"behaviour_{len(self._subqueries)}")
+        # A customer without rows counts (and sums) 0.
+        return func.coalesce(self._subqueries[key].c.value, 0)
+
+    def apply(self, stmt):
+        for subquery in self._subqueries.values():
+            stmt = stmt.outerjoin(subquery, subquery.c.customer_id == Customer.id)
+        return stmt
 
 
-def _condition_sql(cond: Cond, now: datetime, whole_base: bool = False):
+def _condition_sql(cond: Cond, now: datetime, joins: AggregateJoins | None = None):
     op, value = cond.op, cond.value
-    if whole_base and cond.fdef.aggregate is not None and _zero_fails(op, value):
-        # Over the whole base one GROUP BY, hashed once, beats a subquery per customer; customers with no
-        # rows fail either way. For one customer the correlated form reads only their rows.
-        return Customer.id.in_(cond.fdef.grouped(cond, now, lambda agg: _comparison(agg, op, value)))
-    col = _sql_value(cond, now)
+    if joins is not None and cond.fdef.aggregate is not None:
+        col = joins.value(cond, now)
+    else:
+        col = _sql_value(cond, now)
     if isinstance(value, list):
         value = [_enum_value(cond, v) for v in value]
     elif op not in ("exists",):
@@ -331,23 +347,24 @@ def _comparison(col, op: str, value, now: datetime | None = None):
     return positive  # NULL when the value is missing: false in WHERE, made false under "not"
 
 
-def _compile(node, now: datetime, whole_base: bool = False):
+def _compile(node, now: datetime, joins: AggregateJoins | None = None):
     if isinstance(node, Cond):
-        return _condition_sql(node, now, whole_base)
+        return _condition_sql(node, now, joins)
     key, body = node
     if key == "not":
-        return not_(func.coalesce(_compile(body, now, whole_base), false()))
-    parts = [_compile(child, now, whole_base) for child in body]
+        return not_(func.coalesce(_compile(body, now, joins), false()))
+    parts = [_compile(child, now, joins) for child in body]
     return and_(true(), *parts) if key == "all" else or_(false(), *parts)
 
 
-def compile_rule(rule: dict, *, now: datetime, path: str = "input.rule", whole_base: bool = False):
+def compile_rule(rule: dict, *, now: datetime, path: str = "input.rule", joins: AggregateJoins | None = None):
     """A boolean SQL expression over Customer; raises Invalid like ``validate``.
 
-    ``whole_base=True`` for statements over every customer (refresh, preview, tier review): behaviour
-    conditions that a customer without rows fails become ``id IN (one GROUP BY)``. The default form, a
-    correlated subquery per condition, is the one for a single customer (is_member, explain)."""
-    return _compile(_check(rule, path, 1), now, whole_base)
+    The default form reads behaviour (orders, interactions, cases) through a correlated subquery per
+    condition: right for one customer (is_member, explain, re-evaluation), which reads only their rows.
+    Statements over the whole base (refresh, preview, tier review) pass ``joins``: each behaviour
+    aggregate is then one GROUP BY, LEFT JOINed to customer by ``joins.apply(stmt)``."""
+    return _compile(_check(rule, path, 1), now, joins)
 
 
 def is_member(session, customer_id: uuid.UUID, rule: dict, *, now: datetime) -> bool:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from crm.db import lock_for_update, transaction, utcnow
 from crm.errors import DomainError, Invalid, NotFound
 from crm.segments import membership
 from crm.segments.models import Segment, SegmentKind, SegmentMembership, SegmentMembershipChange, ServiceTierRule
-from crm.segments.rules import compile_rule, explain, referenced_segments, validate
+from crm.segments.rules import explain, referenced_segments, validate
 
 MAX_IDS = 1000
 MAX_SAMPLE = 50
@@ -260,11 +260,9 @@ def preview(session: Session, *, rule, sample_size: int = 10) -> Preview:
         raise DomainError("REQUIRED", "Give a rule.", "rule")
     validate(rule, "rule")
     _check_references(session, rule, None, "rule")
-    now = utcnow()
-    count = membership.count_matching(session, rule, now=now)
-    matching = compile_rule(rule, now=now, whole_base=True)
-    sample = session.scalars(select(Customer).where(Customer.merged_into_id.is_(None), matching)
-                             .order_by(Customer.created_at.desc(), Customer.id.desc())
+    matching = membership.matching_customers(rule, now=utcnow(), path="rule")
+    count = session.scalar(select(func.count()).select_from(matching.with_only_columns(Customer.id).subquery()))
+    sample = session.scalars(matching.order_by(Customer.created_at.desc(), Customer.id.desc())
                              .limit(min(max(sample_size, 0), MAX_SAMPLE))).all()
     return Preview(count, list(sample))
 

@@ -19,7 +19,7 @@ from crm.db import transaction, utcnow
 from crm.enums import ServiceTier
 from crm.errors import Invalid
 from crm.segments.models import ServiceTierRule
-from crm.segments.rules import compile_rule, validate
+from crm.segments.rules import AggregateJoins, compile_rule, validate
 
 RULED_TIERS = (ServiceTier.VIP, ServiceTier.PREFERRED)  # in order of precedence; STANDARD is the fallback
 ACTOR = "rule:service-tier"
@@ -36,8 +36,8 @@ def tier_rules(session: Session, config) -> list[tuple[ServiceTier, dict, bool]]
     return [(tier, stored.get(tier, default_rule(tier, config)), tier not in stored) for tier in RULED_TIERS]
 
 
-def earned_tier_expression(session: Session, config, now: datetime, whole_base: bool = False):
-    whens = [(compile_rule(rule, now=now, whole_base=whole_base), literal(tier.value))
+def earned_tier_expression(session: Session, config, now: datetime, joins: AggregateJoins | None = None):
+    whens = [(compile_rule(rule, now=now, joins=joins), literal(tier.value))
              for tier, rule, _ in tier_rules(session, config)]
     return case(*whens, else_=literal(ServiceTier.STANDARD.value))
 
@@ -89,8 +89,9 @@ def review_all(session: Session, config, now: datetime | None = None, batch: int
     changed = 0
     while True:
         with transaction(session):
-            earned = earned_tier_expression(session, config, now, whole_base=True)
-            rows = session.execute(select(Customer.id, earned).where(
+            joins = AggregateJoins()
+            earned = earned_tier_expression(session, config, now, joins)
+            rows = session.execute(joins.apply(select(Customer.id, earned)).where(
                 Customer.merged_into_id.is_(None), Customer.service_tier_pinned.is_(False),
                 Customer.service_tier != earned).order_by(Customer.id).limit(batch)).all()
             for customer_id, tier in rows:
