@@ -166,9 +166,12 @@ def transaction(session: Session):
         raise
 
 
-def lock_for_update(stmt, session: Session):
+def lock_for_update(stmt, session: Session, key_share: bool = False):
     """Row lock on PostgreSQL (SQLite transactions hold the write lock already), and fresh values:
-    an object the session already holds is reloaded, not served from a stale identity map."""
+    an object the session already holds is reloaded, not served from a stale identity map.
+
+    ``key_share=True`` takes FOR NO KEY UPDATE: writers still take turns, but inserts of rows that
+    reference this one (their foreign-key check) do not wait for it."""
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=key_share)
     return stmt.execution_options(populate_existing=True)

@@ -136,11 +136,14 @@ def test_joins_and_leaves_emit_events_in_the_same_transaction(app, ctx, subscrip
 
 def test_a_merge_moves_static_memberships_and_drops_the_duplicates(app, ctx):
     ann, dup = person(ctx, "ann@example.com"), person(ctx, "ann.other@example.com")
+    run_jobs(app, ctx)
     key = services.create_segment(ctx, name="Key accounts", kind=SegmentKind.STATIC, actor="test")
     services.add_customers(ctx, segment_id=key.id, customer_ids=[dup], actor="test")
     everyone = dynamic(ctx, "Everyone", {"field": "email", "op": "contains", "value": "@"})
     assert member_ids(ctx, everyone) == {ann, dup}
     merge_customers(ctx, primary_id=ann, duplicate_id=dup, actor="test")
+    run_jobs(app, ctx)  # the customer.merged job moves memberships once the merge has committed
+    run_jobs(app, ctx)  # running it again moves nothing
     assert member_ids(ctx, key) == {ann} and member_ids(ctx, everyone) == {ann}
     assert history(ctx, key) == [(dup, "JOINED", "added by hand"), (ann, "JOINED", f"merged from {dup}"),
                                  (dup, "LEFT", f"merged into {ann}")]
@@ -181,6 +184,19 @@ def test_tiers_follow_their_rules_and_never_override_a_pinned_tier(app, ctx):
     assert tiers.set_rule(ctx, tier=ServiceTier.VIP, rule=None, config=app.config, actor=None) == {"changed": 2}
     assert {cid: ctx.get(Customer, cid).service_tier for cid in (ann, bob, cat)} == {
         ann: ServiceTier.PREFERRED, bob: ServiceTier.STANDARD, cat: ServiceTier.STANDARD}
+    # A tier rule and a segment reading each other would re-evaluate each other forever: refused both ways.
+    not_vip = dynamic(ctx, "Not VIP", {"field": "serviceTier", "op": "neq", "value": "VIP"})
+    with pytest.raises(DomainError) as refused:
+        tiers.set_rule(ctx, tier=ServiceTier.VIP, config=app.config, actor=None,
+                       rule={"field": "segment", "op": "eq", "value": str(not_vip.id)})
+    assert (refused.value.code, refused.value.field) == ("INVALID", "input.rule")
+    tiers.set_rule(ctx, tier=ServiceTier.VIP, config=app.config, actor=None,
+                   rule={"field": "segment", "op": "eq", "value": str(key.id)})
+    with pytest.raises(DomainError) as refused:
+        services.update_segment(ctx, segment_id=key.id, name="Key accounts", kind=SegmentKind.DYNAMIC, actor=None,
+                                rule={"field": "serviceTier", "op": "eq", "value": "PREFERRED"})
+    assert (refused.value.code, refused.value.message) == (
+        "INVALID", "A service tier rule reads this segment, so its rule cannot read serviceTier.")
 
 
 def test_lifetime_value_and_churn_risk_are_exact_and_explained(app, ctx):

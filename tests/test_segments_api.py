@@ -263,6 +263,23 @@ def test_who_may_read_and_change_segments(api, people, portal_token, tokens):
     assert api.data("query($id: ID!) { node(id: $id) { id } }", {"id": segment["id"]}, as_="ann")["node"] is None
     assert api.data("{ segments { totalCount edges { node { name } } } }", as_="support_agent")["segments"] == {
         "totalCount": 1, "edges": [{"node": {"name": "Made by marketing"}}]}
+    body = api("""query($s: ID!) { customers(filter: {segmentId: $s}) { totalCount } }""", {"s": segment["id"]},
+               as_="integration")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_roles_that_see_emails_masked_cannot_select_by_them(api, people):
+    by_email = {"field": "email", "op": "starts_with", "value": "a"}
+    payload = api.data(CREATE, {"input": {"name": "A", "kind": "DYNAMIC", "rule": {"all": [by_email]}}},
+                       as_="marketer")["segmentCreate"]
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("input.rule", "FORBIDDEN")]
+    body = api(PREVIEW, {"rule": by_email}, as_="marketer")
+    assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN", "field": "rule"}
+    segment = create(api, "A by admin", rule={"not": by_email})  # an admin may; the marketer's explain masks
+    trace = api.data(EXPLAIN, {"s": segment["id"], "c": people["bob"]}, as_="marketer")["segmentExplain"]["trace"]
+    assert trace["not"]["actual"] == "b***@shop.example"
+    assert api.data(EXPLAIN, {"s": segment["id"], "c": people["bob"]})["segmentExplain"]["trace"]["not"][
+        "actual"] == "bob@shop.example"
 
 
 def test_segments_list_pages_by_name_and_filters(api, people):

@@ -105,7 +105,9 @@ def score_customers(session: Session, customers: list, now: datetime, config) ->
         value, risk, factors = compute(customer, counts.get(customer.id, (0, 0, 0)), negatives.get(customer.id, 0),
                                        now, settings)
         if (customer.lifetime_value, customer.churn_risk, customer.churn_risk_factors) != (value, risk, factors):
-            changed.append({"cid": customer.id, "ltv": value, "risk": risk, "factors": factors})
+            changed.append({"cid": customer.id, "ltv": value, "risk": risk, "factors": factors,
+                            "seen_orders": customer.order_count, "seen_last_order": customer.last_order_at,
+                            "seen_last_interaction": customer.last_interaction_at})
     return changed
 
 
@@ -129,7 +131,15 @@ def refresh_all(session: Session, config, now: datetime | None = None) -> int:
     now = now or utcnow()
     after, changed_total = None, 0
     table = Customer.__table__
-    statement = update(table).where(table.c.id == bindparam("cid", type_=table.c.id.type)).values(
+    # Only where the activity the scores came from is unchanged: an event's job may have scored the
+    # customer from newer data since this batch was read, and must not be overwritten with older.
+    statement = update(table).where(
+        table.c.id == bindparam("cid", type_=table.c.id.type),
+        table.c.order_count == bindparam("seen_orders", type_=table.c.order_count.type),
+        table.c.last_order_at.is_not_distinct_from(bindparam("seen_last_order", type_=table.c.last_order_at.type)),
+        table.c.last_interaction_at.is_not_distinct_from(
+            bindparam("seen_last_interaction", type_=table.c.last_interaction_at.type)),
+    ).values(
         lifetime_value=bindparam("ltv", type_=table.c.lifetime_value.type),
         churn_risk=bindparam("risk", type_=table.c.churn_risk.type),
         churn_risk_factors=bindparam("factors", type_=table.c.churn_risk_factors.type))

@@ -22,11 +22,9 @@ DEFAULTS = {
 
 def init_app(app) -> None:
     from crm import events
-    from crm.customers.merge import MERGE_HOOKS
     from crm.customers.selectors import FILTER_PROVIDERS
     from crm.queue import PERIODIC_JOBS
     from crm.segments.selectors import segment_filter
-    from crm.segments.services import move_memberships
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -35,8 +33,6 @@ def init_app(app) -> None:
     for topic in ("segment.joined", "segment.left"):  # segments and tier rules built on other segments
         events.subscribe(topic, "crm.segments.jobs.reevaluate_readers", queue="segments")
     FILTER_PROVIDERS["segment_id"] = segment_filter
-    if move_memberships not in MERGE_HOOKS:
-        MERGE_HOOKS.append(move_memberships)
     from crm.segments.cli import segments_group
     app.cli.add_command(segments_group)
     for job in (("segments-refresh", "crm.segments.jobs.refresh_segments", "SEGMENTS_REFRESH_INTERVAL"),

@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 def reevaluate_customer(payload: dict) -> dict:
     """Subscribed to every event that can change a rule's answer for one customer."""
     customer_id = payload.get("customerId") or payload.get("primaryId")
+    if payload.get("topic") == "customer.merged":
+        services.absorb_duplicate(get_session(), primary_id=uuid.UUID(payload["primaryId"]),
+                                  duplicate_id=uuid.UUID(payload["duplicateId"]))
     changes = services.reevaluate_customer(get_session(), customer_id=uuid.UUID(customer_id),
                                            reason=payload.get("topic", "event"), config=current_app.config)
     return {str(k): v for k, v in changes.items()}

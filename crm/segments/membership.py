@@ -77,8 +77,21 @@ def current_members(session: Session, segment_id: uuid.UUID, customer_ids: list[
 
 
 def live_customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    return set(session.scalars(select(Customer.id).where(Customer.id.in_(customer_ids),
-                                                         Customer.merged_into_id.is_(None))))
+    """The live ones among ``customer_ids``; on PostgreSQL FOR KEY SHARE, so a merge in flight (FOR UPDATE)
+    finishes first and its duplicate is seen merged, never added to a segment afterwards."""
+    stmt = select(Customer.id).where(Customer.id.in_(customer_ids), Customer.merged_into_id.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.order_by(Customer.id).with_for_update(read=True, key_share=True)
+    return set(session.scalars(stmt))
+
+
+def lock_order(session: Session) -> dict[uuid.UUID, tuple]:
+    """One order in which every writer locks several segments: static ones, then dynamic ones level by
+    level (the order ``evaluate_customer`` takes them in), by id within each; so writers never deadlock."""
+    order = {sid: (0, str(sid)) for sid in session.scalars(select(Segment.id).where(Segment.kind == SegmentKind.STATIC))}
+    for depth, level in enumerate(dynamic_segments_in_order(session), start=1):
+        order.update({s.id: (depth, str(s.id)) for s in level})
+    return order
 
 
 # --- dependency order ------------------------------------------------------------------------------
@@ -125,10 +138,11 @@ def evaluate_customer(session: Session, customer_id: uuid.UUID, *, now: datetime
         have = set(session.scalars(select(SegmentMembership.segment_id).where(
             SegmentMembership.customer_id == customer_id,
             SegmentMembership.segment_id.in_([s.id for s in level]))))
+        evaluated_rules = {s.id: s.rule for s in level}
         for segment in sorted((s for s in level if (s.id in wanted) != (s.id in have)), key=lambda s: s.id):
             locked = lock_segment(session, segment.id)
-            if locked is None or locked.kind != SegmentKind.DYNAMIC:
-                continue
+            if locked is None or locked.kind != SegmentKind.DYNAMIC or locked.rule != evaluated_rules[segment.id]:
+                continue  # deleted, turned static, or its rule changed: that update refreshed everyone
             member = bool(current_members(session, segment.id, [customer_id]))
             if (segment.id in wanted) == member:
                 continue  # another writer got there first

@@ -248,21 +248,27 @@ def validate(rule: dict, path: str = "input.rule") -> None:
     _check(rule, path, 1)
 
 
+def _conditions(node):
+    if isinstance(node, Cond):
+        yield node
+    elif node[0] == "not":
+        yield from _conditions(node[1])
+    else:
+        for child in node[1]:
+            yield from _conditions(child)
+
+
+def condition_fields(rule: dict) -> set[str]:
+    """The field names a (valid) rule's conditions read."""
+    return {cond.name for cond in _conditions(_check(rule, "input.rule", 1))}
+
+
 def referenced_segments(rule: dict) -> set[uuid.UUID]:
     """The segments a (valid) rule reads membership of: its dependencies."""
     found: set[uuid.UUID] = set()
-
-    def walk(node):
-        if isinstance(node, Cond):
-            if node.fdef.type == "segment":
-                found.update(node.value if isinstance(node.value, list) else [node.value])
-        elif node[0] == "not":
-            walk(node[1])
-        else:
-            for child in node[1]:
-                walk(child)
-
-    walk(_check(rule, "input.rule", 1))
+    for cond in _conditions(_check(rule, "input.rule", 1)):
+        if cond.fdef.type == "segment":
+            found.update(cond.value if isinstance(cond.value, list) else [cond.value])
     return found
 
 

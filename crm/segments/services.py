@@ -21,7 +21,7 @@ from crm.db import lock_for_update, transaction, utcnow
 from crm.errors import DomainError, Invalid, NotFound
 from crm.segments import membership
 from crm.segments.models import Segment, SegmentKind, SegmentMembership, SegmentMembershipChange, ServiceTierRule
-from crm.segments.rules import explain, referenced_segments, validate
+from crm.segments.rules import condition_fields, explain, referenced_segments, validate
 
 MAX_IDS = 1000
 MAX_SAMPLE = 50
@@ -60,23 +60,45 @@ def _check_rule(session: Session, kind: SegmentKind, rule, segment_id: uuid.UUID
 
 
 def _check_references(session: Session, rule: dict, segment_id: uuid.UUID | None, field: str) -> None:
-    """Every segment the rule reads exists, and none of them reads (through others) this one."""
+    """Every segment the rule reads exists, none of them reads (through others) this one, and no
+    service tier rule reads this one while it reads the service tier: each would re-evaluate the other
+    forever. The segments read are locked FOR SHARE, so a concurrent delete waits and then sees them read."""
     wanted = referenced_segments(rule)
+    if wanted:
+        stmt = select(Segment.id).where(Segment.id.in_(wanted))
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(read=True)
+        found = set(session.scalars(stmt))
+        missing = sorted(str(s) for s in wanted if s not in found)
+        if missing:
+            raise Invalid(f"The rule reads segments that do not exist: {', '.join(missing)}.", field)
     known = {s.id: s for s in session.scalars(select(Segment))}
-    missing = sorted(str(s) for s in wanted if s not in known)
-    if missing:
-        raise Invalid(f"The rule reads segments that do not exist: {', '.join(missing)}.", field)
-    if segment_id is None:
-        return
-    seen, todo = set(), list(wanted)
+    if segment_id is not None and segment_id in _reads_through(known, wanted):
+        raise Invalid("The rule reads this segment through another segment's rule: a cycle.", field)
+    if segment_id is not None and "serviceTier" in condition_fields(rule):
+        tier_reads = set().union(*[referenced_segments(r.rule) for r in session.scalars(select(ServiceTierRule))])
+        if segment_id in tier_reads | _reads_through(known, tier_reads):
+            raise Invalid("A service tier rule reads this segment, so its rule cannot read serviceTier.", field)
+
+
+def _reads_through(known: dict, start: set) -> set:
+    """Every segment reachable from ``start`` through dynamic segments' rules."""
+    seen, todo = set(), list(start)
     while todo:
         current = todo.pop()
-        if current == segment_id:
-            raise Invalid("The rule reads this segment through another segment's rule: a cycle.", field)
-        if current in seen or current not in known or known[current].rule is None:
+        if current in seen:
             continue
         seen.add(current)
-        todo.extend(referenced_segments(known[current].rule))
+        if current in known and known[current].rule is not None:
+            todo.extend(referenced_segments(known[current].rule))
+    return seen
+
+
+def reads_service_tier(session: Session, segment_ids: set) -> list[str]:
+    """Names of the segments among ``segment_ids`` (and those they read) whose rule reads serviceTier."""
+    known = {s.id: s for s in session.scalars(select(Segment))}
+    return sorted(known[s].name for s in _reads_through(known, segment_ids)
+                  if s in known and known[s].rule is not None and "serviceTier" in condition_fields(known[s].rule))
 
 
 def _store(session: Session, segment: Segment) -> None:
@@ -303,8 +325,10 @@ def reevaluate_customer(session: Session, *, customer_id: uuid.UUID, reason: str
     now = now or utcnow()
     with transaction(session):
         # The customer's lock orders this after the write that caused the event and before the next one.
-        customer = session.execute(lock_for_update(select(Customer).where(Customer.id == customer_id),
-                                                   session)).scalar_one_or_none()
+        # FOR NO KEY UPDATE: a refresh holding a segment may insert this customer's membership (a foreign
+        # key check, FOR KEY SHARE) without waiting for us while we wait for that segment.
+        customer = session.execute(lock_for_update(select(Customer).where(Customer.id == customer_id), session,
+                                                   key_share=True)).scalar_one_or_none()
         if customer is None:
             return {}
         live = customer.merged_into_id is None
@@ -316,18 +340,29 @@ def reevaluate_customer(session: Session, *, customer_id: uuid.UUID, reason: str
     return changes
 
 
-def move_memberships(session: Session, primary: Customer, duplicate: Customer) -> None:
-    """Merge hook: the duplicate leaves every segment; the primary joins the STATIC ones it was not in.
-    Dynamic segments take the primary on its next evaluation (the customer.merged event)."""
-    rows = session.execute(select(Segment.id, Segment.kind).join(
-        SegmentMembership, SegmentMembership.segment_id == Segment.id).where(
-        SegmentMembership.customer_id == duplicate.id).order_by(Segment.id)).all()
-    now = utcnow()
-    for segment_id, kind in rows:
-        segment = membership.lock_segment(session, segment_id)
-        reason = f"merged into {primary.id}"
-        membership.apply_changes(session, segment, joined=[], left=[duplicate.id], reason=reason, actor="system",
-                                 at=now)
-        if kind == SegmentKind.STATIC and not membership.current_members(session, segment_id, [primary.id]):
-            membership.apply_changes(session, segment, joined=[primary.id], left=[],
-                                     reason=f"merged from {duplicate.id}", actor="system", at=now)
+def absorb_duplicate(session: Session, *, primary_id: uuid.UUID, duplicate_id: uuid.UUID) -> int:
+    """After a merge (the customer.merged job): the duplicate leaves every segment, and the primary joins
+    the STATIC ones it was not in; dynamic ones take the primary on its re-evaluation. Runs after the
+    merge commits rather than inside it, because a merge holds its customers FOR UPDATE, which a refresh
+    inserting memberships for them would wait on while holding the segment: a deadlock. Safe to run
+    twice. Returns how many memberships moved."""
+    with transaction(session):
+        order = membership.lock_order(session)
+        for customer_id in sorted([primary_id, duplicate_id]):
+            session.execute(lock_for_update(select(Customer.id).where(Customer.id == customer_id), session,
+                                            key_share=True))
+        held = session.scalars(select(SegmentMembership.segment_id).where(
+            SegmentMembership.customer_id == duplicate_id)).all()
+        moved, now = 0, utcnow()
+        for segment_id in sorted(held, key=lambda sid: order.get(sid, (9, str(sid)))):
+            segment = membership.lock_segment(session, segment_id)
+            if segment is None or not membership.current_members(session, segment_id, [duplicate_id]):
+                continue  # deleted, or the duplicate left meanwhile
+            membership.apply_changes(session, segment, joined=[], left=[duplicate_id],
+                                     reason=f"merged into {primary_id}", actor="system", at=now)
+            if segment.kind == SegmentKind.STATIC and not membership.current_members(session, segment_id,
+                                                                                     [primary_id]):
+                membership.apply_changes(session, segment, joined=[primary_id], left=[],
+                                         reason=f"merged from {duplicate_id}", actor="system", at=now)
+            moved += 1
+    return moved

@@ -11,15 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import case, literal, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.customers import rules as customer_rules
 from crm.customers.models import Customer
-from crm.db import transaction, utcnow
+from crm.db import lock_for_update, transaction, utcnow
 from crm.enums import ServiceTier
 from crm.errors import Invalid
 from crm.segments.models import ServiceTierRule
-from crm.segments.rules import AggregateJoins, compile_rule, validate
+from crm.segments.rules import AggregateJoins, compile_rule, referenced_segments, validate
 
 RULED_TIERS = (ServiceTier.VIP, ServiceTier.PREFERRED)  # in order of precedence; STANDARD is the fallback
 ACTOR = "rule:service-tier"
@@ -61,7 +62,7 @@ def apply(session: Session, customer: Customer, config, now: datetime | None = N
 
 def set_rule(session: Session, *, tier: ServiceTier, rule: dict | None, actor: str | None, config) -> dict:
     """Replace a tier's rule (None restores the default), then re-evaluate every customer's tier."""
-    from crm.segments.services import _check_references
+    from crm.segments.services import _check_references, reads_service_tier
 
     if tier not in RULED_TIERS:
         raise Invalid("STANDARD is the tier of customers no rule matches; it has no rule.", "tier")
@@ -73,9 +74,18 @@ def set_rule(session: Session, *, tier: ServiceTier, rule: dict | None, actor: s
         else:
             validate(rule, "input.rule")
             _check_references(session, rule, None, "input.rule")
+            loops = reads_service_tier(session, referenced_segments(rule))
+            if loops:
+                raise Invalid(f"The rule reads segments whose rules read serviceTier ({', '.join(loops)}): "
+                              "tier and membership would re-evaluate each other forever.", "input.rule")
             if existing is None:
-                session.add(ServiceTierRule(service_tier=tier, rule=rule, updated_by=actor, updated_at=utcnow()))
-            else:
+                try:
+                    with session.begin_nested():
+                        session.add(ServiceTierRule(service_tier=tier, rule=rule, updated_by=actor,
+                                                    updated_at=utcnow()))
+                except IntegrityError:  # set at the same moment by another admin: the last one wins
+                    existing = session.get(ServiceTierRule, tier, populate_existing=True)
+            if existing is not None:
                 existing.rule, existing.updated_by, existing.updated_at = rule, actor, utcnow()
     changed = review_all(session, config)
     return {"changed": changed}
@@ -84,21 +94,26 @@ def set_rule(session: Session, *, tier: ServiceTier, rule: dict | None, actor: s
 def review_all(session: Session, config, now: datetime | None = None, batch: int = 1000) -> int:
     """Move every non-pinned live customer whose tier differs from the rules; one statement finds them.
 
-    Only the customers that change are loaded and written, in transactions of ``batch``."""
+    Only the customers that change are loaded and written, in transactions of ``batch``, after the
+    rule itself committed (a failure part-way leaves the rest to the periodic review)."""
     now = now or utcnow()
-    changed = 0
+    changed, seen = 0, set()
     while True:
         with transaction(session):
             joins = AggregateJoins()
             earned = earned_tier_expression(session, config, now, joins)
-            rows = session.execute(joins.apply(select(Customer.id, earned)).where(
+            stmt = joins.apply(select(Customer.id, earned)).where(
                 Customer.merged_into_id.is_(None), Customer.service_tier_pinned.is_(False),
-                Customer.service_tier != earned).order_by(Customer.id).limit(batch)).all()
-            for customer_id, tier in rows:
-                customer = session.get(Customer, customer_id)
-                customer_rules.change_tier(session, customer, ServiceTier(tier), pinned=False,
-                                           reason=f"matches the {tier} tier rule" if tier != "STANDARD"
-                                           else "matches no tier rule", actor=ACTOR)
+                Customer.service_tier != earned).order_by(Customer.id).limit(batch)
+            if seen:  # never loop on a customer whose tier the rules cannot settle
+                stmt = stmt.where(Customer.id > max(seen))
+            rows = session.execute(stmt).all()
+            seen.update(customer_id for customer_id, _ in rows)
+            for customer_id, _ in rows:
+                # Locked and judged again: a pin or an order since the statement above wins.
+                customer = session.execute(lock_for_update(select(Customer).where(Customer.id == customer_id),
+                                                           session, key_share=True)).scalar_one()
+                apply(session, customer, config, now)
             changed += len(rows)
         if len(rows) < batch:
             return changed

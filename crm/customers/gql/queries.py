@@ -6,7 +6,7 @@ from graphql import GraphQLError
 from crm.api.connections import page_size
 from crm.api.enums import LifecycleStage, OrderDirection, ServiceTier
 from crm.api.ids import parse_id
-from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, PermissionField
+from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, STAFF, PermissionField
 from crm.customers import selectors
 from crm.customers.gql.types import CustomerConnection, Customer, see_customers
 from crm.errors import DomainError, Forbidden
@@ -94,6 +94,8 @@ class CustomerQueries(graphene.ObjectType):
             field = _enum_value(order_by["field"])
             descending = _enum_value(order_by["direction"]) == "DESC"
         masked = info.context.viewer.role in PII_MASKED
+        if filter and filter.get("segment_id") and info.context.viewer.role not in STAFF:
+            raise Forbidden(f"The {info.context.viewer.role.value} role may not filter by segment.")
         page = selectors.list_customers(info.context.session, first=size, after=after,
                                         flt=parse_filter(filter, masked=masked),
                                         order_field=field, descending=descending)

@@ -57,35 +57,27 @@ class SegmentsByCustomer(Loader):
         return []
 
 
-class HistoryByCustomer(Loader):
-    """A page of each customer's joins and leaves, newest first. Args: (first, after)."""
+def _history_pages(column, kind: str, ordering: str):
+    """A page of each parent's joins and leaves, newest first. Args: (first, after)."""
 
-    parent_kind = "customer"
-    produces = "segment_change"
+    class HistoryPages(Loader):
+        parent_kind = kind
+        produces = "segment_change"
 
-    def batch(self, keys):
-        first, after = self.args
-        return keyset_pages_by_parent(self.session, SegmentMembershipChange, SegmentMembershipChange.customer_id,
-                                      keys, ordering="customer-segment-history", keys=HISTORY_KEYS, first=first,
-                                      after=after)
+        def batch(self, keys):
+            first, after = self.args
+            return keyset_pages_by_parent(self.session, SegmentMembershipChange, column, keys, ordering=ordering,
+                                          keys=HISTORY_KEYS, first=first, after=after)
 
-    def missing(self, key):
-        return empty_page()
+        def missing(self, key):
+            return empty_page()
+
+    HistoryPages.__name__ = f"HistoryBy{kind.title()}"
+    return HistoryPages
 
 
-class HistoryBySegment(Loader):
-    """A page of each segment's joins and leaves, newest first. Args: (first, after)."""
-
-    parent_kind = "segment"
-    produces = "segment_change"
-
-    def batch(self, keys):
-        first, after = self.args
-        return keyset_pages_by_parent(self.session, SegmentMembershipChange, SegmentMembershipChange.segment_id,
-                                      keys, ordering="segment-history", keys=HISTORY_KEYS, first=first, after=after)
-
-    def missing(self, key):
-        return empty_page()
+HistoryByCustomer = _history_pages(SegmentMembershipChange.customer_id, "customer", "customer-segment-history")
+HistoryBySegment = _history_pages(SegmentMembershipChange.segment_id, "segment", "segment-history")
 
 
 class SegmentOfChange(Loader):

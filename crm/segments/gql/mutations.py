@@ -12,7 +12,7 @@ from crm.enums import Role
 from crm.enums import ServiceTier as ServiceTierValue
 from crm.errors import Invalid
 from crm.segments import services, tiers
-from crm.segments.gql.types import Segment, SegmentKind, ServiceTierRule
+from crm.segments.gql.types import Segment, SegmentKind, ServiceTierRule, refuse_contact_fields
 from crm.segments.models import SegmentKind as SegmentKindValue
 
 SEGMENT_EDITORS = (Role.ADMIN, Role.MARKETER)
@@ -46,15 +46,19 @@ class SegmentPayload(graphene.ObjectType):
     errors = graphene.List(graphene.NonNull(SegmentError), required=True)
 
 
-def _fields(input) -> dict:
+def _fields(info, input) -> dict:
+    refuse_contact_fields(info, input.get("rule"), "input.rule")
     return {"name": input.get("name"), "description": input.get("description"),
             "kind": SegmentKindValue(getattr(input["kind"], "value", input["kind"])), "rule": input.get("rule")}
 
 
-def _customer_ids(values) -> list:
-    if len(values) > MAX_IDS:
+def _change_members(info, service, segment_id, customer_ids) -> SegmentPayload:
+    if len(customer_ids) > MAX_IDS:
         raise Invalid(f"At most {MAX_IDS} customers per call.", "customerIds")
-    return [parse_id(v, "Customer", f"customerIds.{i}") for i, v in enumerate(values)]
+    ids = [parse_id(v, "Customer", f"customerIds.{i}") for i, v in enumerate(customer_ids)]
+    segment = service(info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
+                      customer_ids=ids, actor=info.context.viewer.actor)
+    return SegmentPayload(segment=segment, errors=[])
 
 
 class SegmentCreate(BaseMutation):
@@ -70,7 +74,7 @@ class SegmentCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info, input):
-        segment = services.create_segment(info.context.session, **_fields(input), actor=info.context.viewer.actor)
+        segment = services.create_segment(info.context.session, **_fields(info, input), actor=info.context.viewer.actor)
         return SegmentPayload(segment=segment, errors=[])
 
 
@@ -89,7 +93,7 @@ class SegmentUpdate(BaseMutation):
     @classmethod
     def perform(cls, info, id, input):
         segment = services.update_segment(info.context.session, segment_id=parse_id(id, "Segment", "id"),
-                                          **_fields(input), actor=info.context.viewer.actor)
+                                          **_fields(info, input), actor=info.context.viewer.actor)
         return SegmentPayload(segment=segment, errors=[])
 
 
@@ -124,9 +128,7 @@ class SegmentAddCustomers(BaseMutation):
 
     @classmethod
     def perform(cls, info, segment_id, customer_ids):
-        segment = services.add_customers(info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
-                                         customer_ids=_customer_ids(customer_ids), actor=info.context.viewer.actor)
-        return SegmentPayload(segment=segment, errors=[])
+        return _change_members(info, services.add_customers, segment_id, customer_ids)
 
 
 class SegmentRemoveCustomers(BaseMutation):
@@ -142,10 +144,7 @@ class SegmentRemoveCustomers(BaseMutation):
 
     @classmethod
     def perform(cls, info, segment_id, customer_ids):
-        segment = services.remove_customers(info.context.session,
-                                            segment_id=parse_id(segment_id, "Segment", "segmentId"),
-                                            customer_ids=_customer_ids(customer_ids), actor=info.context.viewer.actor)
-        return SegmentPayload(segment=segment, errors=[])
+        return _change_members(info, services.remove_customers, segment_id, customer_ids)
 
 
 class SegmentRefresh(BaseMutation):

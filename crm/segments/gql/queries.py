@@ -14,7 +14,8 @@ from crm.enums import Role
 from crm.pagination import SortKey, keyset_page
 from crm.segments import services, tiers
 from crm.segments.gql.types import (
-    SEGMENT_READERS, SegmentConnection, SegmentExplanation, SegmentKind, SegmentPreview, ServiceTierRule, see_segments,
+    SEGMENT_READERS, SegmentConnection, SegmentExplanation, SegmentKind, SegmentPreview, ServiceTierRule, mask_trace,
+    refuse_contact_fields, see_segments,
 )
 from crm.segments.models import Segment
 
@@ -54,6 +55,7 @@ class SegmentQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_segment_preview(root, info, rule, sample_size=10):
+        refuse_contact_fields(info, rule, "rule")
         preview = services.preview(info.context.session, rule=rule, sample_size=sample_size)
         preview.sample = see_customers(info, preview.sample)
         return preview
@@ -63,6 +65,8 @@ class SegmentQueries(graphene.ObjectType):
         explanation = services.explain_membership(
             info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
             customer_id=parse_id(customer_id, "Customer", "customerId"))
+        if explanation is not None:
+            explanation.trace = mask_trace(info, explanation.trace)
         return explanation
 
     @staticmethod

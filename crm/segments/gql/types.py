@@ -7,10 +7,12 @@ from graphene import relay
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import ServiceTier
 from crm.api.ids import load_node
-from crm.api.permissions import STAFF, check_role
+from crm.api.permissions import PII_MASKED, STAFF, check_role, mask_email
 from crm.api.scalars import JSON, DateTime
 from crm.customers.gql.types import actor_for_viewer, see_customers
+from crm.errors import DomainError, Forbidden
 from crm.segments import models
+from crm.segments.rules import condition_fields
 from crm.segments.gql import loaders
 
 SEGMENT_READERS = STAFF
@@ -126,6 +128,38 @@ class ServiceTierRule(graphene.ObjectType):
     tier = graphene.Field(ServiceTier, required=True)
     rule = graphene.Field(JSON, required=True)
     is_default = graphene.Boolean(required=True, description="True: the spend threshold of the configuration.")
+
+
+CONTACT_FIELDS = ("email",)
+
+
+def refuse_contact_fields(info, rule, field: str) -> None:
+    """Roles that see contact details masked may not select by them either: counts and members of
+    ``email starts_with "a"``, "ab", ... would spell a hidden address out."""
+    if info.context.viewer.role not in PII_MASKED or not isinstance(rule, dict):
+        return
+    try:
+        used = condition_fields(rule)
+    except DomainError:
+        return  # the service names what is invalid
+    if used & set(CONTACT_FIELDS):
+        raise Forbidden(f"The {info.context.viewer.role.value} role sees contact details masked and cannot "
+                        f"select customers by them.", field)
+
+
+def mask_trace(info, node):
+    """An explain trace with the customer's own contact details masked for roles that see them masked."""
+    if info.context.viewer.role not in PII_MASKED or not isinstance(node, dict):
+        return node
+    out = dict(node)
+    if out.get("field") in CONTACT_FIELDS and isinstance(out.get("actual"), str):
+        out["actual"] = mask_email(out["actual"])
+    for key in ("all", "any"):
+        if key in out:
+            out[key] = [mask_trace(info, child) for child in out[key]]
+    if "not" in out:
+        out["not"] = mask_trace(info, out["not"])
+    return out
 
 
 def segments_of(info, customer):
