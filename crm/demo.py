@@ -572,9 +572,9 @@ def seed_rewards(session: Session) -> None:
 
 
 DEMO_SEGMENTS = (
-    ("VIPs at risk", "VIP customers whose churn risk is 0.5 or more: the account manager calls.",
-     {"all": [{"field": "serviceTier", "op": "eq", "value": "VIP"},
-              {"field": "metrics.churnRisk", "op": "gte", "value": 0.5}]}),
+    ("Buyers at risk", "Customers who bought and whose churn risk is 0.4 or more: a win-back offer.",
+     {"all": [{"field": "orders.count", "op": "gte", "value": 1},
+              {"field": "metrics.churnRisk", "op": "gte", "value": 0.4}]}),
     ("Recent detractors", "An NPS of 6 or less or a CSAT of 2 or less in the last 90 days.",
      {"any": [{"field": "surveys.lastNps", "op": "lte", "value": 6, "within": "P90D"},
               {"field": "surveys.lastCsat", "op": "lte", "value": 2, "within": "P90D"}]}),
