@@ -309,3 +309,48 @@ def test_nested_segment_members_cost_the_same_statements_for_two_or_eight_segmen
         return len(counted)
 
     assert statements(2) == statements(6)
+
+
+TIER_RULES = "{ serviceTierRules { tier rule isDefault } }"
+TIER_RULE_UPDATE = """mutation($input: ServiceTierRuleInput!) { serviceTierRuleUpdate(input: $input) {
+  rules { tier rule isDefault } customersMoved errors { field code } } }"""
+
+
+def test_service_tier_rules_through_graphql(api, people):
+    assert api.data(TIER_RULES)["serviceTierRules"] == [
+        {"tier": "VIP", "rule": {"field": "metrics.totalSpent", "op": "gte", "value": "10000"}, "isDefault": True},
+        {"tier": "PREFERRED", "rule": {"field": "metrics.totalSpent", "op": "gte", "value": "2000"}, "isDefault": True}]
+    germans = {"field": "country", "op": "eq", "value": "DE"}
+    payload = api.data(TIER_RULE_UPDATE, {"input": {"tier": "PREFERRED", "rule": germans}})["serviceTierRuleUpdate"]
+    assert (payload["errors"], payload["customersMoved"]) == ([], 2)  # ann and cat
+    assert payload["rules"][1] == {"tier": "PREFERRED", "rule": germans, "isDefault": False}
+    tiers = api.data("{ customers { edges { node { email serviceTier } } } }")["customers"]["edges"]
+    assert sorted((e["node"]["email"], e["node"]["serviceTier"]) for e in tiers) == [
+        ("ann@shop.example", "PREFERRED"), ("bob@shop.example", "STANDARD"), ("cat@shop.example", "PREFERRED")]
+    for given, expected in (({"tier": "STANDARD", "rule": germans}, [{"field": "tier", "code": "INVALID"}]),
+                            ({"tier": "VIP", "rule": {"any": []}}, [{"field": "input.rule.any", "code": "INVALID"}])):
+        assert api.data(TIER_RULE_UPDATE, {"input": given})["serviceTierRuleUpdate"]["errors"] == expected
+    refused = api.data(TIER_RULE_UPDATE, {"input": {"tier": "VIP", "rule": germans}}, as_="marketer")
+    assert refused["serviceTierRuleUpdate"]["errors"] == [{"field": None, "code": "FORBIDDEN"}]
+    reset = api.data(TIER_RULE_UPDATE, {"input": {"tier": "PREFERRED", "rule": None}})["serviceTierRuleUpdate"]
+    assert (reset["customersMoved"], reset["rules"][1]["isDefault"]) == (2, True)
+
+
+def test_unknown_segments_and_oversized_calls_are_structured_errors(api, people):
+    unknown = global_id("Segment", "00000000-0000-0000-0000-000000000042")
+    for query, variables, name, field in (
+            (UPDATE, {"id": unknown, "input": {"name": "x", "kind": "STATIC"}}, "segmentUpdate", "id"),
+            (DELETE, {"id": unknown}, "segmentDelete", "id"),
+            (REFRESH, {"id": unknown}, "segmentRefresh", "id"),
+            (REMOVE, {"s": unknown, "c": [people["ann"]]}, "segmentRemoveCustomers", "segmentId"),
+            (ADD, {"s": "not-an-id", "c": [people["ann"]]}, "segmentAddCustomers", "segmentId")):
+        errors = api.data(query, variables)[name]["errors"]
+        assert [(e["field"], e["code"]) for e in errors] == [(field, "NOT_FOUND" if query != ADD else "INVALID")]
+    static = create(api, "Key accounts", kind="STATIC")
+    too_many = api.data(ADD, {"s": static["id"], "c": [people["ann"]] * 1001})["segmentAddCustomers"]
+    assert [(e["field"], e["code"]) for e in too_many["errors"]] == [("customerIds", "INVALID")]
+    none = api.data(ADD, {"s": static["id"], "c": []})["segmentAddCustomers"]
+    assert [(e["field"], e["code"]) for e in none["errors"]] == [("customerIds", "REQUIRED")]
+    other = create(api, "Other", kind="STATIC")
+    renamed = api.data(UPDATE, {"id": other["id"], "input": {"name": "key accounts", "kind": "STATIC"}})
+    assert [(e["field"], e["code"]) for e in renamed["segmentUpdate"]["errors"]] == [("input.name", "DUPLICATE")]

@@ -51,9 +51,8 @@ class CustomerFilter:
     search_contact_details: bool = True
 
 
-# Filters whose data belongs to other domains. The segments and loyalty domains
-# register their own when the app is composed; until then no segment exists, so
-# no customer is in one, and every customer holds the entry loyalty tier.
+# Filters whose data belongs to other domains: crm.segments and loyalty register their own when the
+# app is composed. Without them (a package used on its own) no customer is in any segment.
 FilterProvider = Callable[[object, object], object]
 FILTER_PROVIDERS: dict[str, FilterProvider] = {
     "segment_id": lambda stmt, _segment_id: stmt.where(false()),

@@ -34,6 +34,14 @@ def get_segment(session: Session, segment_id: uuid.UUID, field: str = "id") -> S
     return segment
 
 
+def _locked(session: Session, segment_id: uuid.UUID, field: str = "id") -> Segment:
+    """The segment, its row locked for the rest of the transaction: every membership writer takes it."""
+    segment = membership.lock_segment(session, segment_id)
+    if segment is None:
+        raise NotFound("No segment has this id.", field)
+    return segment
+
+
 def _text(value, field: str, limit: int, required: bool) -> str | None:
     value = (value or "").strip() if isinstance(value, str) or value is None else value
     if not isinstance(value, str):
@@ -55,12 +63,12 @@ def _check_rule(session: Session, kind: SegmentKind, rule, segment_id: uuid.UUID
     if rule is None:
         raise DomainError("REQUIRED", "A DYNAMIC segment needs a rule.", "input.rule")
     validate(rule, "input.rule")
-    _check_references(session, rule, segment_id, "input.rule")
+    check_references(session, rule, segment_id, "input.rule")
     return rule
 
 
-def _check_references(session: Session, rule: dict, segment_id: uuid.UUID | None, field: str) -> None:
-    """Every segment the rule reads exists, none of them reads (through others) this one, and no
+def check_references(session: Session, rule: dict, segment_id: uuid.UUID | None, field: str) -> None:
+    """For a rule about to be saved (as ``segment_id``'s, or a tier's with None): every segment the rule reads exists, none of them reads (through others) this one, and no
     service tier rule reads this one while it reads the service tier: each would re-evaluate the other
     forever. The segments read are locked FOR SHARE, so a concurrent delete waits and then sees them read."""
     wanted = referenced_segments(rule)
@@ -120,8 +128,7 @@ def create_segment(session: Session, *, name, kind: SegmentKind, description=Non
                           rule=_check_rule(session, kind, rule, None), created_by=actor, created_at=now, updated_at=now)
         segment.name_key = segment.name.lower()
         _store(session, segment)
-        if kind == SegmentKind.DYNAMIC:
-            membership.lock_segment(session, segment.id)
+        if kind == SegmentKind.DYNAMIC:  # a new row: nobody else sees it before the commit, no lock needed
             membership.refresh(session, segment, now=now, reason="rule: segment created", actor=actor)
         events.emit(session, "segment.created", segmentId=str(segment.id))
     return segment
@@ -132,9 +139,7 @@ def update_segment(session: Session, *, segment_id: uuid.UUID, name, kind: Segme
     """Replace name, description, kind and rule. A DYNAMIC segment is refreshed against the new rule;
     a segment turned STATIC keeps its members, which from then on change only by hand."""
     with transaction(session):
-        segment = membership.lock_segment(session, segment_id)
-        if segment is None:
-            raise NotFound("No segment has this id.", "id")
+        segment = _locked(session, segment_id)
         checked_rule = _check_rule(session, kind, rule, segment.id)
         segment.name = _text(name, "input.name", 200, True)
         segment.name_key = segment.name.lower()
@@ -150,9 +155,7 @@ def update_segment(session: Session, *, segment_id: uuid.UUID, name, kind: Segme
 def delete_segment(session: Session, *, segment_id: uuid.UUID, actor: str | None) -> Segment:
     """Delete a segment and its memberships. Refused while another segment or a tier rule reads it."""
     with transaction(session):
-        segment = membership.lock_segment(session, segment_id)
-        if segment is None:
-            raise NotFound("No segment has this id.", "id")
+        segment = _locked(session, segment_id)
         readers = _readers(session, segment.id)
         if readers:
             raise Invalid(f"Rules still read this segment: {', '.join(sorted(readers))}.", "id")
@@ -188,7 +191,6 @@ def customer_ids_by(session: Session, key: str, values: list[str]) -> dict[str, 
         column, lookup = Customer.external_id, {v: v for v in values}
     rows = session.execute(select(column, Customer.id).where(column.in_(list(lookup)),
                                                              Customer.merged_into_id.is_(None))).all()
-    session.rollback()
     return {lookup[found]: customer_id for found, customer_id in rows}
 
 
@@ -205,9 +207,7 @@ def _customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> list[uuid.
 
 
 def _static(session: Session, segment_id: uuid.UUID) -> Segment:
-    segment = membership.lock_segment(session, segment_id)
-    if segment is None:
-        raise NotFound("No segment has this id.", "segmentId")
+    segment = _locked(session, segment_id, "segmentId")
     if segment.kind != SegmentKind.STATIC:
         raise Invalid("The members of a DYNAMIC segment follow its rule; change the rule instead.", "segmentId")
     return segment
@@ -240,9 +240,7 @@ def remove_customers(session: Session, *, segment_id: uuid.UUID, customer_ids: l
 def _refresh_one(session: Session, segment_id: uuid.UUID, *, actor: str | None, now: datetime,
                  reason: str) -> tuple[Segment, int, int]:
     with transaction(session):
-        segment = membership.lock_segment(session, segment_id)
-        if segment is None:
-            raise NotFound("No segment has this id.", "id")
+        segment = _locked(session, segment_id)
         if segment.kind != SegmentKind.DYNAMIC:
             raise Invalid("A STATIC segment has no rule to refresh.", "id")
         joined, left = membership.refresh(session, segment, now=now, reason=f"rule: {reason}", actor=actor)
@@ -281,7 +279,7 @@ def preview(session: Session, *, rule, sample_size: int = 10) -> Preview:
     if rule is None:
         raise DomainError("REQUIRED", "Give a rule.", "rule")
     validate(rule, "rule")
-    _check_references(session, rule, None, "rule")
+    check_references(session, rule, None, "rule")
     matching = membership.matching_customers(rule, now=utcnow(), path="rule")
     count = session.scalar(select(func.count()).select_from(matching.with_only_columns(Customer.id).subquery()))
     sample = session.scalars(matching.order_by(Customer.created_at.desc(), Customer.id.desc())

@@ -27,7 +27,8 @@ ACTOR = "rule:service-tier"
 
 
 def default_rule(tier: ServiceTier, config) -> dict:
-    spend = config["TIER_VIP_SPEND"] if tier == ServiceTier.VIP else config["TIER_PREFERRED_SPEND"]
+    settings = customer_rules.TierRuleSettings.from_config(config)
+    spend = settings.vip_spend if tier == ServiceTier.VIP else settings.preferred_spend
     return {"field": "metrics.totalSpent", "op": "gte", "value": str(spend)}
 
 
@@ -62,7 +63,7 @@ def apply(session: Session, customer: Customer, config, now: datetime | None = N
 
 def set_rule(session: Session, *, tier: ServiceTier, rule: dict | None, actor: str | None, config) -> dict:
     """Replace a tier's rule (None restores the default), then re-evaluate every customer's tier."""
-    from crm.segments.services import _check_references, reads_service_tier
+    from crm.segments.services import check_references, reads_service_tier
 
     if tier not in RULED_TIERS:
         raise Invalid("STANDARD is the tier of customers no rule matches; it has no rule.", "tier")
@@ -73,7 +74,7 @@ def set_rule(session: Session, *, tier: ServiceTier, rule: dict | None, actor: s
                 session.delete(existing)
         else:
             validate(rule, "input.rule")
-            _check_references(session, rule, None, "input.rule")
+            check_references(session, rule, None, "input.rule")
             loops = reads_service_tier(session, referenced_segments(rule))
             if loops:
                 raise Invalid(f"The rule reads segments whose rules read serviceTier ({', '.join(loops)}): "

@@ -1,8 +1,8 @@
 """GraphQL types of the customer core.
 
-Fields owned by later domains (interactions, cases, surveys, segments, loyalty,
+Fields owned by other domains (interactions, cases, surveys, segments, loyalty,
 messages) are declared here with lazy type paths, so crm never imports those
-packages at module level; their values are empty until those domains land.
+packages at module level. Messages are empty until the messages domain lands.
 """
 from __future__ import annotations
 

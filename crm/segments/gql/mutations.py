@@ -170,8 +170,9 @@ class ServiceTierRuleInput(graphene.InputObjectType):
 
 
 class ServiceTierRulePayload(graphene.ObjectType):
-    rules = graphene.List(graphene.NonNull(ServiceTierRule), required=True)
-    customers_moved = graphene.Int(required=True, description="Customers whose (unpinned) tier changed.")
+    rules = graphene.List(graphene.NonNull(ServiceTierRule), description="Every tier rule after the change; "
+                                                                        "null when the change failed.")
+    customers_moved = graphene.Int(description="Customers whose (unpinned) tier changed; null when it failed.")
     errors = graphene.List(graphene.NonNull(SegmentError), required=True)
 
 
