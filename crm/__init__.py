@@ -27,8 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     import journeys
     import loyalty
-    from crm import segments
+    from crm import messages, segments
     segments.init_app(app)
+    messages.init_app(app)
     journeys.init_app(app)
     loyalty.init_app(app)
 

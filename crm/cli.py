@@ -54,10 +54,10 @@ def serve_command(host, port):
 @with_appcontext
 def worker_command(queues, burst):
     """Run an RQ worker with the scheduler, the outbox relay and the periodic jobs."""
-    from crm.queue import QUEUE_NAMES, make_worker, relay_outbox, run_maintenance_loop, run_periodic_jobs
+    from crm.queue import QUEUE_NAMES, make_worker, run_maintenance_loop, run_periodic_jobs, run_round_jobs
     app = current_app._get_current_object()
     names = tuple(q.strip() for q in queues.split(",")) if queues else QUEUE_NAMES
-    relay_outbox(app)
+    run_round_jobs(app)
     if burst:
         run_periodic_jobs(app)
         make_worker(app, names).work(burst=True, with_scheduler=False)

@@ -25,11 +25,19 @@ from crm.outbox import pending
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("high", "default", "messages", "segments", "maintenance")
+JOB_TIMEOUT = 600
 
 # (name, dotted job path, config key of its interval in seconds). Domains append at composition.
 PERIODIC_JOBS: list[tuple[str, str, str]] = [
+    ("outbox-relay", "crm.queue.relay_outbox_job", "OUTBOX_RELAY_INTERVAL"),
+    ("messages-dispatch", "crm.messages.jobs.dispatch_due", "MESSAGES_DISPATCH_INTERVAL"),
     ("rfm-refresh", "crm.customers.jobs.refresh_rfm_scores", "RFM_REFRESH_INTERVAL"),
+    ("inactivity", "crm.customers.jobs.apply_inactivity", "INACTIVITY_INTERVAL"),
+    ("birthdays", "crm.messages.jobs.send_birthday_greetings", "BIRTHDAYS_INTERVAL"),
 ]
+# Run in every maintenance round of `crm worker` (and each round of the embedded worker), not through
+# the queue: they are what moves work onto the queue.
+ROUND_JOBS = ("outbox-relay", "messages-dispatch")
 
 
 def init_app(app: Flask) -> None:
@@ -53,6 +61,18 @@ def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}; known: {', '.join(QUEUE_NAMES)}")
     return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
+
+
+def enqueue_many(queue_name: str, func: str, arg_lists: list[list], app: Flask | None = None,
+                 chunk: int = 1000) -> None:
+    """Enqueue one job per argument list, a Redis pipeline per chunk (the dispatcher's fan-out)."""
+    queue = get_queue(queue_name, app)
+    for start in range(0, len(arg_lists), chunk):
+        datas = [Queue.prepare_data(func, args, result_ttl=0, failure_ttl=7 * 86400, timeout=JOB_TIMEOUT)
+                 for args in arg_lists[start:start + chunk]]
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(datas, pipeline=pipe)
+            pipe.execute()
 
 
 def relay_outbox(app: Flask, limit: int = 500) -> int:
@@ -85,16 +105,57 @@ def relay_outbox(app: Flask, limit: int = 500) -> int:
     return relayed
 
 
+def relay_outbox_job() -> int:
+    return relay_outbox(current_app._get_current_object())
+
+
+def periodic_job(name: str) -> tuple[str, str, str]:
+    for job in PERIODIC_JOBS:
+        if job[0] == name:
+            return job
+    raise KeyError(name)
+
+
+def run_periodic(name: str):
+    """Run one periodic job here and now, recording its start, end and outcome (`crm periodic list`)."""
+    from crm.messages.periodic import record_finish, record_start
+    func = _import(periodic_job(name)[1])
+    record_start(name)
+    try:
+        result = func()
+    except BaseException as exc:
+        record_finish(name, f"failed: {exc.__class__.__name__}: {exc}")
+        raise
+    record_finish(name, f"ok: {result}" if result is not None else "ok")
+    return result
+
+
+def _import(path: str):
+    import importlib
+    module, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def run_round_jobs(app: Flask) -> None:
+    """The outbox relay and the message dispatcher, every round."""
+    relay_outbox(app)
+    from crm.messages.jobs import dispatch_due
+    dispatch_due()
+
+
 def run_periodic_jobs(app: Flask) -> list[str]:
     """Enqueue each periodic job at most once per interval across every worker process."""
     started = []
     connection = get_redis(app)
     for name, func, interval_key in PERIODIC_JOBS:
-        interval = int(app.config[interval_key])
+        if name in ROUND_JOBS:
+            continue
+        interval = max(1, int(float(app.config[interval_key])))
         lock = f"crm:periodic:{name}"
         if connection.set(lock, "1", nx=True, ex=interval):
             try:
-                get_queue("maintenance", app).enqueue(func, job_id=f"periodic-{name}-{int(time.time())}")
+                get_queue("maintenance", app).enqueue("crm.queue.run_periodic", name,
+                                                      job_id=f"periodic-{name}-{int(time.time())}")
             except Exception:
                 connection.delete(lock)  # not started: let the next round try again
                 raise
@@ -135,7 +196,7 @@ def run_maintenance_loop(app: Flask, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             with app.app_context():
-                relay_outbox(app)
+                run_round_jobs(app)
                 run_periodic_jobs(app)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("maintenance round failed")
@@ -143,8 +204,10 @@ def run_maintenance_loop(app: Flask, stop: threading.Event) -> None:
 
 
 def work_once(app: Flask) -> None:
-    """One round of the embedded worker: relay due outbox rows, due scheduled jobs, then everything queued."""
-    relay_outbox(app)
+    """One round of the embedded worker: relay due outbox rows, queue due messages and scheduled jobs,
+    then run everything queued."""
+    with app.app_context():
+        run_round_jobs(app)
     connection = get_redis(app)
     scheduler = RQScheduler(QUEUE_NAMES, connection=connection, serializer=JSONSerializer)
     # enqueue_scheduled_jobs only looks at the registries of queues whose scheduler lock is held.

@@ -19,6 +19,16 @@ def init_app(app) -> None:
     sweep = ("journeys-sla-sweep", "journeys.jobs.sweep_sla", "JOURNEYS_SLA_SWEEP_INTERVAL")
     if sweep not in PERIODIC_JOBS:
         PERIODIC_JOBS.append(sweep)
+    from crm import events
+    from crm.messages.delivery import SEND_GUARDS
+    from journeys import care
+    for topic, job in (("case.resolved", "journeys.care.on_case_resolved"),
+                       ("survey.detractor", "journeys.care.on_detractor"),
+                       ("case.sla_at_risk", "journeys.care.on_sla_alert"),
+                       ("case.sla_breached", "journeys.care.on_sla_alert"),
+                       ("message.sent", "journeys.care.on_message_sent")):
+        events.subscribe(topic, job, queue="messages")
+    SEND_GUARDS[care.FOLLOW_UP_TRIGGER] = care.follow_up_still_due
     from journeys.cli import import_group, journeys_group
     from journeys.reports import blueprint
 

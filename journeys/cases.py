@@ -95,26 +95,37 @@ def _ids(case: Case) -> dict:
 
 def open_case(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, channel: Channel, subject: str,
               description: str | None, actor: str | None, now: datetime | None = None) -> Case:
+    with transaction(session):
+        return open_case_in(session, customer_id=customer_id, kind=kind, channel=channel, subject=subject,
+                            description=description, actor=actor, now=now)
+
+
+def open_case_in(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, channel: Channel, subject: str,
+                 description: str | None, actor: str | None, now: datetime | None = None,
+                 assignee_id: uuid.UUID | None = None) -> Case:
+    """open_case inside the caller's transaction (helper: flushes, never commits)."""
     now = now or utcnow()
     kind, channel = CaseKind(kind), Channel(channel)
     subject = _text(subject, "subject", required=True, limit=300)
     description = _text(description, "description")
-    with transaction(session):
-        customer = require_customer(session, customer_id, for_update=True)
-        policy = session.get(SlaPolicy, customer.service_tier)
-        if policy is None:
-            raise LookupError(f"no sla_policy row for the {customer.service_tier.value} tier")
-        clocks = sla.clocks(now, policy, current_settings().sla_at_risk_share)
-        case = Case(customer_id=customer.id, kind=kind, channel=channel, subject=subject, description=description,
-                    status=S.RECEIVED, priority=PRIORITY[customer.service_tier], service_tier=customer.service_tier,
-                    opened_at=now, sla_policy=policy.name, reopen_count=0, compensation_points=0, updated_at=now, sla_alerts=[],
-                    first_response_due_at=clocks.first_response_due_at,
-                    first_response_at_risk_at=clocks.first_response_at_risk_at,
-                    resolution_due_at=clocks.resolution_due_at, resolution_at_risk_at=clocks.resolution_at_risk_at)
-        session.add(case)
-        session.flush()
-        _record(session, case, CaseEventKind.OPENED, None, actor, now)
-        events.emit(session, "case.opened", **_ids(case), kind=kind.value, priority=case.priority)
+    customer = require_customer(session, customer_id, for_update=True)
+    policy = session.get(SlaPolicy, customer.service_tier)
+    if policy is None:
+        raise LookupError(f"no sla_policy row for the {customer.service_tier.value} tier")
+    clocks = sla.clocks(now, policy, current_settings().sla_at_risk_share)
+    case = Case(customer_id=customer.id, kind=kind, channel=channel, subject=subject, description=description,
+                status=S.RECEIVED, priority=PRIORITY[customer.service_tier], service_tier=customer.service_tier,
+                opened_at=now, sla_policy=policy.name, reopen_count=0, compensation_points=0, updated_at=now,
+                sla_alerts=[], assignee_id=assignee_id,
+                first_response_due_at=clocks.first_response_due_at,
+                first_response_at_risk_at=clocks.first_response_at_risk_at,
+                resolution_due_at=clocks.resolution_due_at, resolution_at_risk_at=clocks.resolution_at_risk_at)
+    session.add(case)
+    session.flush()
+    _record(session, case, CaseEventKind.OPENED, None, actor, now)
+    events.emit(session, "case.opened", **_ids(case), kind=kind.value, priority=case.priority)
+    if assignee_id is not None:
+        events.emit(session, "case.assigned", **_ids(case), staffUserId=str(assignee_id))
     return case
 
 

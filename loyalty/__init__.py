@@ -21,7 +21,13 @@ def init_app(app) -> None:
             registry.append(hook)
     FILTER_PROVIDERS["loyalty_tier"] = loyalty_tier_filter
     events.subscribe("case.compensation_granted", "loyalty.jobs.credit_case_compensation")  # idempotent
-    for job in (("loyalty-expiry", "loyalty.jobs.expire_points", "LOYALTY_REVIEW_INTERVAL"),
+    events.subscribe("loyalty.tier_changed", "loyalty.care.on_tier_changed", queue="messages")
+    events.subscribe("customer.birthday", "loyalty.care.on_birthday")  # idempotent: the key holds the year
+    from crm.messages.templates import CONTEXT_PROVIDERS
+    from loyalty.care import template_context
+    if template_context not in CONTEXT_PROVIDERS:
+        CONTEXT_PROVIDERS.append(template_context)
+    for job in (("loyalty-expiry", "loyalty.care.expire_and_remind", "LOYALTY_REVIEW_INTERVAL"),
                 ("loyalty-tier-review", "loyalty.jobs.review_tiers", "LOYALTY_REVIEW_INTERVAL"),
                 ("loyalty-verify", "loyalty.jobs.verify_ledger", "LOYALTY_REVIEW_INTERVAL")):
         if job not in PERIODIC_JOBS:

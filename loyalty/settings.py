@@ -11,6 +11,7 @@ DEFAULTS = {
     "LOYALTY_QUALIFYING_WINDOW_DAYS": 365,   # rolling window of tier-qualifying points
     "LOYALTY_DOWNGRADE_GRACE_DAYS": 30,      # below a tier this long before the review downgrades
     "LOYALTY_REVIEW_INTERVAL": 3600,         # seconds between expiry + tier review + verify runs
+    "LOYALTY_BIRTHDAY_POINTS": 100,          # bonus with the birthday greeting, once a year (0: none)
 }
 
 

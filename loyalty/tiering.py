@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import events
+from crm.db import new_id
 from loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltyTier, TierChange
 from loyalty.settings import LoyaltySettings
 
@@ -30,11 +31,11 @@ def earned_tier(tiers: list[LoyaltyTier], qualifying: int) -> LoyaltyTier:
 
 
 def _change(session: Session, account: LoyaltyAccount, to: LoyaltyTier, reason: str, now: datetime) -> TierChange:
-    change = TierChange(customer_id=account.customer_id, from_tier=account.tier_key, to_tier=to.key, reason=reason,
-                        at=now)
+    change = TierChange(id=new_id(), customer_id=account.customer_id, from_tier=account.tier_key, to_tier=to.key,
+                        reason=reason, at=now)
     session.add(change)
-    events.emit(session, "loyalty.tier_changed", customerId=str(account.customer_id), fromTier=account.tier_key,
-                toTier=to.key, reason=reason)
+    events.emit(session, "loyalty.tier_changed", customerId=str(account.customer_id), changeId=str(change.id),
+                fromTier=account.tier_key, toTier=to.key, reason=reason, at=now.isoformat())
     account.tier_key = to.key
     account.below_tier_since = None
     return change

@@ -281,11 +281,16 @@ def test_reaching_a_tier_upgrades_at_once_records_the_change_and_emits_an_event(
         ("silver", "gold", "upgrade: 5000 qualifying points reach Gold"),
     ]
     rows = outbox_rows(app, RECORD_EVENT)
+    with app.extensions["crm.sessionmaker"]() as session:
+        changes = session.scalars(select(TierChange).where(TierChange.customer_id == raw_id(customer["id"]))
+                                  .order_by(TierChange.at)).all()
     assert [row.args for row in rows] == [
-        [{"topic": "loyalty.tier_changed", "customerId": str(raw_id(customer["id"])), "fromTier": "member",
-          "toTier": "silver", "reason": "upgrade: 1000 qualifying points reach Silver"}],
-        [{"topic": "loyalty.tier_changed", "customerId": str(raw_id(customer["id"])), "fromTier": "silver",
-          "toTier": "gold", "reason": "upgrade: 5000 qualifying points reach Gold"}],
+        [{"topic": "loyalty.tier_changed", "customerId": str(raw_id(customer["id"])), "changeId": str(changes[0].id),
+          "fromTier": "member", "toTier": "silver", "reason": "upgrade: 1000 qualifying points reach Silver",
+          "at": changes[0].at.isoformat()}],
+        [{"topic": "loyalty.tier_changed", "customerId": str(raw_id(customer["id"])), "changeId": str(changes[1].id),
+          "fromTier": "silver", "toTier": "gold", "reason": "upgrade: 5000 qualifying points reach Gold",
+          "at": changes[1].at.isoformat()}],
     ]
 
 

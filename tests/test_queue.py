@@ -25,7 +25,7 @@ from crm.db import get_session, transaction, utcnow
 from crm.enums import Role
 from crm.outbox import OutboxEntry, enqueue_after_commit
 from crm.queue import (
-    PERIODIC_JOBS, QUEUE_NAMES, get_queue, get_redis, make_worker, relay_outbox, run_periodic_jobs,
+    PERIODIC_JOBS, QUEUE_NAMES, ROUND_JOBS, get_queue, get_redis, make_worker, relay_outbox, run_periodic_jobs,
     start_embedded_worker, work_once,
 )
 from tests import jobs_for_tests
@@ -377,20 +377,24 @@ def test_subscribing_twice_delivers_once(app, ctx, subscriptions):
 # ---------------------------------------------------------------- 6. periodic jobs
 
 def test_periodic_jobs_start_once_per_interval(app):
-    names = [name for name, _, _ in PERIODIC_JOBS]
-    assert "rfm-refresh" in names
+    # The relay and the dispatcher run every maintenance round instead; the rest through the queue.
+    scheduled = [(name, interval) for name, _, interval in PERIODIC_JOBS if name not in ROUND_JOBS]
+    names = [name for name, _ in scheduled]
+    assert "rfm-refresh" in names and "inactivity" in names and "birthdays" in names
+    assert set(ROUND_JOBS) == {"outbox-relay", "messages-dispatch"}
 
     assert run_periodic_jobs(app) == names
     queue = get_queue("maintenance", app)
     jobs = queue.get_jobs()
-    assert sorted(job.func_name for job in jobs) == sorted(func_path for _, func_path, _ in PERIODIC_JOBS)
+    assert sorted(job.args[0] for job in jobs) == sorted(names)
+    assert {job.func_name for job in jobs} == {"crm.queue.run_periodic"}
     assert all(job.id.startswith("periodic-") for job in jobs)
     connection = get_redis(app)
-    for name, _, interval_key in PERIODIC_JOBS:
+    for name, interval_key in scheduled:
         assert 0 < connection.ttl(f"crm:periodic:{name}") <= int(app.config[interval_key])
 
     assert run_periodic_jobs(app) == []
-    assert queue.count == len(PERIODIC_JOBS)
+    assert queue.count == len(scheduled)
     assert queued(app) == {"maintenance": [job.id for job in jobs]}
 
 
@@ -465,7 +469,7 @@ def test_crm_worker_burst_relays_pending_rows_and_runs_them(app, runner, keep_si
     assert job.get_status() == JobStatus.FINISHED
     # The periodic jobs were started and run by the same burst.
     finished = FinishedJobRegistry(queue=get_queue("maintenance", app)).get_job_ids()
-    assert len(finished) == len(PERIODIC_JOBS) and all(j.startswith("periodic-") for j in finished)
+    assert len(finished) == len(PERIODIC_JOBS) - len(ROUND_JOBS) and all(j.startswith("periodic-") for j in finished)
 
 
 def _finished(app, job_id: str) -> bool:

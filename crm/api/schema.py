@@ -16,17 +16,21 @@ from loyalty.gql import types as loyalty_types
 from loyalty.gql.mutations import LoyaltyMutations
 from loyalty.gql.queries import LoyaltyQueries
 from crm.messages.gql import types as message_types
+from crm.messages.gql.mutations import MessageMutations
+from crm.messages.gql.queries import MessageQueries
 from crm.segments.gql import types as segment_types
 from crm.segments.gql.mutations import SegmentMutations
 from crm.segments.gql.queries import SegmentQueries
 
 
-class Query(CustomerQueries, SegmentQueries, JourneyQueries, LoyaltyQueries, AuthQueries, graphene.ObjectType):
+class Query(CustomerQueries, SegmentQueries, JourneyQueries, LoyaltyQueries, MessageQueries, AuthQueries,
+            graphene.ObjectType):
     node = relay.Node.Field(description="Any object by its global id. " + roles_text(tuple(Role))
                             + " Objects the token may not see resolve to null.")
 
 
-class Mutation(CustomerMutations, SegmentMutations, JourneyMutations, LoyaltyMutations, graphene.ObjectType):
+class Mutation(CustomerMutations, SegmentMutations, JourneyMutations, LoyaltyMutations, MessageMutations,
+               graphene.ObjectType):
     pass
 
 

@@ -13,3 +13,13 @@ def refresh_rfm_scores() -> int:
     scored = rfm.refresh_all(get_session())
     log.info("RFM scores refreshed for %d customers", scored)
     return scored
+
+
+def apply_inactivity() -> dict:
+    from flask import current_app
+
+    from crm.customers.inactivity import apply_inactivity as apply
+    moved = apply(get_session(), at_risk_days=int(current_app.config["INACTIVITY_AT_RISK_DAYS"]),
+                  churned_days=int(current_app.config["INACTIVITY_CHURNED_DAYS"]))
+    log.info("inactivity: %s", moved)
+    return moved

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crm import events
 from crm.customers.models import Customer, LifecycleTransition, Order, ServiceTierChange
-from crm.db import utcnow
+from crm.db import new_id, utcnow
 from crm.enums import LifecycleStage as S
 from crm.enums import ServiceTier
 from crm.errors import DomainError
@@ -73,11 +73,11 @@ def move_stage(session: Session, customer: Customer, to_stage: S, *, reason: str
                           f"A customer cannot move from {from_stage.value} to {to_stage.value}; allowed: {allowed}.",
                           "toStage")
     customer.lifecycle_stage = to_stage
-    transition = LifecycleTransition(customer_id=customer.id, from_stage=from_stage, to_stage=to_stage,
+    transition = LifecycleTransition(id=new_id(), customer_id=customer.id, from_stage=from_stage, to_stage=to_stage,
                                      reason=reason, actor=actor, at=at or utcnow())
     session.add(transition)
-    events.emit(session, "customer.stage_changed", customerId=str(customer.id),
-                fromStage=from_stage.value, toStage=to_stage.value, actor=actor)
+    events.emit(session, "customer.stage_changed", customerId=str(customer.id), transitionId=str(transition.id),
+                fromStage=from_stage.value, toStage=to_stage.value, actor=actor, at=transition.at.isoformat())
     return transition
 
 
@@ -149,12 +149,12 @@ def change_tier(session: Session, customer: Customer, tier: ServiceTier, *, pinn
         return None
     from_tier = customer.service_tier
     customer.service_tier, customer.service_tier_pinned = tier, pinned
-    change = ServiceTierChange(customer_id=customer.id, from_tier=from_tier, to_tier=tier, pinned=pinned,
-                               reason=reason, actor=actor, at=utcnow())
+    change = ServiceTierChange(id=new_id(), customer_id=customer.id, from_tier=from_tier, to_tier=tier,
+                               pinned=pinned, reason=reason, actor=actor, at=utcnow())
     session.add(change)
     if from_tier != tier:
-        events.emit(session, "customer.tier_changed", customerId=str(customer.id),
-                    fromTier=from_tier.value, toTier=tier.value, pinned=pinned)
+        events.emit(session, "customer.tier_changed", customerId=str(customer.id), changeId=str(change.id),
+                    fromTier=from_tier.value, toTier=tier.value, pinned=pinned, at=change.at.isoformat())
     return change
 
 

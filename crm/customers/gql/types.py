@@ -2,14 +2,14 @@
 
 Fields owned by other domains (interactions, cases, surveys, segments, loyalty,
 messages) are declared here with lazy type paths, so crm never imports those
-packages at module level. Messages are empty until the messages domain lands.
+packages at module level.
 """
 from __future__ import annotations
 
 import graphene
 from graphene import relay
 
-from crm.api.connections import connection_type, empty_page, page_size
+from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import load_node, uuid_or_none
 from crm.api.permissions import (
@@ -282,8 +282,8 @@ class Customer(graphene.ObjectType):
 
     @staticmethod
     def resolve_messages(customer, info, first=None, after=None):
-        page_size(info, first)
-        return empty_page()
+        from crm.messages.gql.types import messages_of
+        return messages_of(info, customer, first, after)
 
 
 

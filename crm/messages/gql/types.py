@@ -1,12 +1,20 @@
-"""GraphQL types of messages (contract: "messages and care"). The messages issue adds sending."""
+"""GraphQL types of messages and care (contract: "messages and care")."""
 from __future__ import annotations
 
 import graphene
 from graphene import relay
 
-from crm.api.connections import connection_type
+from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel
+from crm.api.ids import load_node
+from crm.api.permissions import STAFF, check_role
 from crm.api.scalars import DateTime
+from crm.enums import Role
+from crm.messages import models
+from crm.messages.gql import loaders
+
+MESSAGE_READERS = (*STAFF, Role.PORTAL)
+CARE_RULE_READERS = STAFF
 
 
 class MessagePurpose(graphene.Enum):
@@ -25,9 +33,25 @@ class MessageStatus(graphene.Enum):
     CANCELLED = "CANCELLED"
 
 
+def customer_facing(info) -> bool:
+    return info.context.viewer.role == Role.PORTAL
+
+
+def visible_message(info, message):
+    """A portal token sees the messages sent to its own customer, nothing about them sent to staff."""
+    if message is None or info.context.viewer.role not in MESSAGE_READERS:
+        return None
+    viewer = info.context.viewer
+    if viewer.role == Role.PORTAL and (message.customer_id != viewer.customer_id or message.staff_user_id):
+        return None
+    info.context.loaders.see("message", [message])
+    return message
+
+
 class Message(graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
+        description = "A message to a customer (or to staff about one): a row first, sent once by the workers."
 
     customer = graphene.Field("crm.customers.gql.types.Customer", required=True)
     channel = graphene.Field(Channel, required=True)
@@ -41,6 +65,86 @@ class Message(graphene.ObjectType):
     sent_at = DateTime()
     attempts = graphene.Int(required=True)
     dedupe_key = graphene.String(required=True)
+    last_error = graphene.String(description="The last provider or template error; why a message FAILED or "
+                                             "was CANCELLED. Null for a PORTAL token.")
+    locale = graphene.String(description="The locale of the template it was written from.")
+    recipient_staff = graphene.Field("crm.auth.gql.types.StaffUser",
+                                     description="Set when the message goes to staff about the customer.")
+    created_at = DateTime(required=True)
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, models.Message)
+
+    @classmethod
+    def get_node(cls, info, id):
+        return visible_message(info, load_node(info.context.session, models.Message, id))
+
+    @staticmethod
+    def resolve_customer(message, info):
+        return info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)
+
+    @staticmethod
+    def resolve_last_error(message, info):
+        return None if customer_facing(info) else message.last_error
+
+    @staticmethod
+    def resolve_recipient_staff(message, info):
+        return info.context.loaders.get(loaders.StaffOfMessage).load(message.staff_user_id)
 
 
 MessageConnection = connection_type(Message, "Message")
+
+
+def messages_of(info, customer, first, after):
+    check_role(info.context, MESSAGE_READERS)
+    get = info.context.loaders.get
+    facing = customer_facing(info)
+    page = get(loaders.MessagesByCustomer, page_size(info, first), after, facing).load(customer.id)
+    page.count = lambda: get(loaders.MessageCountByCustomer, facing).load(customer.id)
+    return page
+
+
+class CareRuleTemplate(graphene.ObjectType):
+    locale = graphene.String(description='The locale it is for; null for the default template.')
+    template = graphene.String(required=True)
+
+
+class CareRule(graphene.ObjectType):
+    class Meta:
+        description = "A proactive-care rule: which trigger sends what, how, and after which delay."
+
+    key = graphene.String(required=True, description='e.g. "post-purchase", "case-follow-up", "detractor-recovery"')
+    enabled = graphene.Boolean(required=True)
+    delay_seconds = graphene.Int(required=True)
+    channel = graphene.Field(Channel, required=True)
+    template = graphene.String(required=True, description="The default template (Jinja2; a first line "
+                                                         "'Subject: ...' is an email's subject).")
+    templates = graphene.List(graphene.NonNull(CareRuleTemplate), required=True,
+                              description="Per-locale variants, the default (locale null) first.")
+    purpose = graphene.Field(MessagePurpose, required=True)
+    notifies_staff = graphene.Boolean(required=True, description="Sent to the assignee or account manager.")
+    description = graphene.String(required=True)
+    variables = graphene.List(graphene.NonNull(graphene.String), required=True,
+                              description="What templates of this rule may read besides customer, loyalty and now.")
+
+    @staticmethod
+    def resolve_templates(rule, info):
+        return [CareRuleTemplate(locale=locale or None, template=source)
+                for locale, source in sorted(rule.templates.items())]
+
+    @staticmethod
+    def resolve_purpose(rule, info):
+        return rule.spec.purpose.value
+
+    @staticmethod
+    def resolve_notifies_staff(rule, info):
+        return rule.spec.to_staff
+
+    @staticmethod
+    def resolve_description(rule, info):
+        return rule.spec.description
+
+    @staticmethod
+    def resolve_variables(rule, info):
+        return sorted(rule.spec.variables)

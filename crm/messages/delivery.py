@@ -1,0 +1,189 @@
+"""Sending: the dispatcher queues due messages; the sender claims one, calls its provider once, records.
+
+Exactly once, end to end:
+- a message is claimed (``claimed_at``, ``attempts + 1``) and committed *before* the provider call, so
+  a second job for it, or a second worker, finds it claimed and leaves it;
+- the outcome is recorded only by the claim that sent it (``WHERE claimed_at = <our claim>``);
+- a worker killed mid-send leaves a claim that outlives its lease: the dispatcher queues the message
+  again and the next attempt carries the same idempotency key, which the provider deduplicates;
+- a queued job lost with Redis is queued again once ``requeue_after`` passes without a claim.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from crm import events
+from crm.auth.models import StaffUser
+from crm.customers.models import Customer
+from crm.db import lock_for_update, transaction, utcnow
+from crm.messages import policy, providers
+from crm.messages.models import PENDING, Message, MessageStatus
+from crm.messages.settings import MessageSettings, current_settings
+from crm.messages.services import SEND_JOB
+
+log = logging.getLogger(__name__)
+DISPATCH_BATCH = 1000
+
+# Per trigger, a check at send time that the reason for the message still holds:
+# fn(session, message) -> None to send, or why to cancel it (a case reopened before its follow-up).
+SEND_GUARDS: dict[str, Callable[[Session, Message], str | None]] = {}
+
+
+@dataclass(frozen=True)
+class Claim:
+    claimed_at: datetime
+    attempts: int
+    envelope: providers.Envelope
+
+
+def _due(settings: MessageSettings, now: datetime):
+    return (Message.status.in_(PENDING), Message.scheduled_for <= now,
+            or_(Message.enqueued_at.is_(None), Message.enqueued_at < now - settings.requeue_after),
+            or_(Message.claimed_at.is_(None), Message.claimed_at < now - settings.claim_lease))
+
+
+def dispatch_due(session: Session, *, now: datetime | None = None, limit: int = DISPATCH_BATCH,
+                 settings: MessageSettings | None = None) -> int:
+    """Queue the send job of every message that is due and not in anyone's hands; returns how many.
+
+    Safe on many workers at once (rows are taken FOR UPDATE SKIP LOCKED) and after a crash at any
+    point (a message marked queued whose job never reached Redis is due again after requeue_after)."""
+    from crm.queue import enqueue_many
+    settings = settings or current_settings()
+    total = 0
+    while True:
+        now_batch = now or utcnow()
+        with transaction(session):
+            stmt = select(Message.id).where(*_due(settings, now_batch)).order_by(Message.scheduled_for).limit(limit)
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = list(session.scalars(stmt))
+            if ids:
+                session.execute(update(Message).where(Message.id.in_(ids)).values(
+                    status=MessageStatus.QUEUED, enqueued_at=now_batch).execution_options(synchronize_session=False))
+        if not ids:
+            return total
+        try:
+            enqueue_many("messages", SEND_JOB, [[str(i)] for i in ids])
+        except Exception:
+            # Not queued: make them due again at once rather than after requeue_after.
+            with transaction(session):
+                session.execute(update(Message).where(Message.id.in_(ids), Message.claimed_at.is_(None))
+                                .values(enqueued_at=None).execution_options(synchronize_session=False))
+            raise
+        total += len(ids)
+        if len(ids) < limit:
+            return total
+
+
+def deliver(session: Session, *, message_id: uuid.UUID, now: datetime | None = None) -> MessageStatus | None:
+    """The sender job's work; returns the message's status afterwards (None if it does not exist)."""
+    settings = current_settings()
+    claim = claim_message(session, message_id=message_id, settings=settings, now=now)
+    if not isinstance(claim, Claim):
+        return claim
+    try:
+        reference = providers.send(claim.envelope, current_app.config)
+    except providers.ProviderError as exc:
+        return record_failure(session, message_id=message_id, claim=claim, error=str(exc),
+                              retryable=exc.retryable, settings=settings)
+    return record_sent(session, message_id=message_id, claim=claim, reference=reference)
+
+
+def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageSettings,
+                  now: datetime | None = None) -> Claim | MessageStatus | None:
+    """Apply the rules and claim the message for one send; otherwise return its (new) status."""
+    now = now or utcnow()
+    with transaction(session):
+        customer_id = session.scalar(select(Message.customer_id).where(Message.id == message_id))
+        if customer_id is None:
+            return None
+        # The customer first (the lock order of every customer write), so the frequency cap and consent
+        # read here cannot change under this claim.
+        customer = session.scalars(lock_for_update(select(Customer).where(Customer.id == customer_id),
+                                                   session, key_share=True)).first()
+        message = session.scalars(lock_for_update(select(Message).where(Message.id == message_id), session)
+                                  .execution_options(populate_existing=True)).one()
+        if message.status not in PENDING or message.customer_id != customer_id:
+            return message.status
+        if message.scheduled_for > now + timedelta(seconds=1):
+            return message.status  # rescheduled meanwhile; the dispatcher brings it back when due
+        if message.claimed_at is not None and message.claimed_at >= now - settings.claim_lease:
+            return message.status  # another worker is sending it right now
+        guard = SEND_GUARDS.get(message.trigger)
+        reason = guard(session, message) if guard else None
+        if reason:
+            _close(session, message, MessageStatus.CANCELLED, now, error=reason)
+            return message.status
+        staff_email = session.scalar(select(StaffUser.email).where(StaffUser.id == message.staff_user_id)) \
+            if message.staff_user_id else None
+        verdict = policy.judge(session, message, customer, staff_email, settings, now)
+        if verdict.action == "SUPPRESS":
+            _close(session, message, MessageStatus.SUPPRESSED, now, suppression=verdict.reason)
+            return message.status
+        if verdict.action == "RESCHEDULE":
+            message.status, message.scheduled_for = MessageStatus.SCHEDULED, verdict.until
+            message.enqueued_at = message.claimed_at = None
+            return message.status
+        message.claimed_at, message.attempts = now, message.attempts + 1
+        return Claim(claimed_at=now, attempts=message.attempts, envelope=providers.Envelope(
+            message_id=str(message.id), channel=message.channel, address=verdict.address, subject=message.subject,
+            body=message.body, trigger=message.trigger, customer_id=str(message.customer_id)))
+
+
+def _close(session: Session, message: Message, status: MessageStatus, now: datetime, *,
+           suppression: str | None = None, error: str | None = None) -> None:
+    message.status, message.suppression_reason = status, suppression
+    message.last_error = error or message.last_error
+    message.claimed_at = None
+    topic = {MessageStatus.SUPPRESSED: "message.suppressed", MessageStatus.CANCELLED: "message.cancelled",
+             MessageStatus.FAILED: "message.failed"}[status]
+    events.emit(session, topic, **_event(message), reason=suppression or error)
+
+
+def _event(message: Message) -> dict:
+    return {"messageId": str(message.id), "customerId": str(message.customer_id), "trigger": message.trigger,
+            "context": message.context or {}}
+
+
+def _claimed(session: Session, message_id: uuid.UUID, claim: Claim) -> Message | None:
+    """The message if our claim still holds it (a claim that outlived its lease may have been taken over)."""
+    return session.scalars(lock_for_update(select(Message).where(
+        Message.id == message_id, Message.claimed_at == claim.claimed_at, Message.status == MessageStatus.QUEUED),
+        session).execution_options(populate_existing=True)).first()
+
+
+def record_sent(session: Session, *, message_id: uuid.UUID, claim: Claim, reference: str) -> MessageStatus:
+    with transaction(session):
+        message = _claimed(session, message_id, claim)
+        if message is None:
+            return MessageStatus.SENT
+        message.status, message.sent_at, message.claimed_at = MessageStatus.SENT, utcnow(), None
+        message.provider_ref, message.last_error = reference[:300], None
+        events.emit(session, "message.sent", **_event(message))
+        return message.status
+
+
+def record_failure(session: Session, *, message_id: uuid.UUID, claim: Claim, error: str, retryable: bool,
+                   settings: MessageSettings) -> MessageStatus:
+    now = utcnow()
+    with transaction(session):
+        message = _claimed(session, message_id, claim)
+        if message is None:
+            return MessageStatus.QUEUED
+        error = error[:2000]
+        if not retryable or message.attempts >= settings.max_attempts:
+            _close(session, message, MessageStatus.FAILED, now, error=error)
+        else:
+            message.last_error, message.claimed_at, message.enqueued_at = error, None, None
+            message.scheduled_for = now + settings.backoff(message.attempts)
+        log.warning("message %s attempt %s failed (%s): %s", message_id, message.attempts, message.status.value, error)
+        return message.status
