@@ -224,3 +224,22 @@ def subscriptions():
     yield events.subscribe
     events._SUBSCRIBERS.clear()
     events._SUBSCRIBERS.update(saved)
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A local SMTP server; the app's EMAIL goes to it for this test."""
+    from tests.providers import SmtpSink
+    with SmtpSink() as sink:
+        app.config.update(MESSAGES_SMTP_HOST="127.0.0.1", MESSAGES_SMTP_PORT=sink.port)
+        yield sink
+
+
+@pytest.fixture
+def http_provider(app):
+    """A local HTTP SMS/push provider; the app's SMS and PUSH go to it for this test."""
+    from tests.providers import HttpProvider
+    with HttpProvider() as provider:
+        app.config.update(MESSAGES_HTTP_URL=provider.url, MESSAGES_HTTP_SECRET="test-secret",
+                          MESSAGES_PROVIDER_TIMEOUT=5)
+        yield provider

@@ -95,3 +95,30 @@ SUBMIT = """mutation($input: SurveyResponseInput!) { surveyResponseSubmit(input:
 
 def submit(api, as_="admin", **fields):
     return api.data(SUBMIT, {"input": fields}, as_=as_)["surveyResponseSubmit"]
+
+
+SET_CONSENT = """mutation($id: ID!, $ch: Channel!, $g: Boolean!) {
+  customerSetConsent(customerId: $id, channel: $ch, granted: $g) { errors { field code message } } }"""
+
+SEND_MESSAGE = """mutation($input: MessageSendInput!) { messageSend(input: $input) {
+  message { id status channel purpose trigger subject body scheduledFor sentAt attempts dedupeKey suppressionReason
+            lastError customer { id } }
+  errors { field code message } } }"""
+
+MESSAGES = """query($status: [MessageStatus!], $trigger: String, $customerId: ID, $first: Int) {
+  messages(status: $status, trigger: $trigger, customerId: $customerId, first: $first) { totalCount edges { node {
+    id status channel purpose trigger subject body scheduledFor sentAt attempts dedupeKey suppressionReason lastError
+    customer { id } recipientStaff { email } } } } }"""
+
+
+def consenting_customer(api, consents=("EMAIL",), **fields) -> dict:
+    """A customer who agreed to messages on ``consents``."""
+    customer = create_customer(api, **fields)
+    for channel in consents:
+        errors = api.data(SET_CONSENT, {"id": customer["id"], "ch": channel, "g": True})["customerSetConsent"]["errors"]
+        assert errors == []
+    return customer
+
+
+def messages(api, as_: str = "admin", **variables) -> list[dict]:
+    return [edge["node"] for edge in api.data(MESSAGES, variables, as_=as_)["messages"]["edges"]]

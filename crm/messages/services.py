@@ -43,8 +43,10 @@ def _insert_ignoring_duplicate(session: Session, values: dict) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = session.execute(insert(Message).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return result.rowcount == 1
+    table = Message.__table__
+    result = session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                             .returning(table.c.id))
+    return result.first() is not None
 
 
 def create_message(session: Session, *, customer_id: uuid.UUID, channel: Channel, purpose: MessagePurpose,

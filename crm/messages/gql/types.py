@@ -17,20 +17,8 @@ MESSAGE_READERS = (*STAFF, Role.PORTAL)
 CARE_RULE_READERS = STAFF
 
 
-class MessagePurpose(graphene.Enum):
-    CARE = "CARE"
-    FOLLOW_UP = "FOLLOW_UP"
-    CAMPAIGN = "CAMPAIGN"
-    TRANSACTIONAL = "TRANSACTIONAL"
-
-
-class MessageStatus(graphene.Enum):
-    SCHEDULED = "SCHEDULED"
-    QUEUED = "QUEUED"
-    SENT = "SENT"
-    FAILED = "FAILED"
-    SUPPRESSED = "SUPPRESSED"
-    CANCELLED = "CANCELLED"
+MessagePurpose = graphene.Enum.from_enum(models.MessagePurpose)
+MessageStatus = graphene.Enum.from_enum(models.MessageStatus, description=None)
 
 
 def customer_facing(info) -> bool:
@@ -135,7 +123,7 @@ class CareRule(graphene.ObjectType):
 
     @staticmethod
     def resolve_purpose(rule, info):
-        return rule.spec.purpose.value
+        return rule.spec.purpose
 
     @staticmethod
     def resolve_notifies_staff(rule, info):
