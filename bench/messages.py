@@ -80,10 +80,10 @@ def insert_messages(engine, table: str, customers: list[str], first: int, count:
         conn.execute(text(f"""
             INSERT INTO {table} (id, customer_id, channel, purpose, trigger, subject, body, status, scheduled_for,
                                  attempts, dedupe_key, context, created_at, updated_at)
-            SELECT gen_random_uuid(), (CAST(:customers AS uuid[]))[1 + g % :n], 'EMAIL', 'TRANSACTIONAL', 'bench',
-                   'Your order', 'Order ' || g || ' has shipped.', 'SCHEDULED', :due, 0, :prefix || g, '{{}}',
+            SELECT gen_random_uuid(), (CAST(:customers AS uuid[]))[1 + g % CAST(:n AS int)], 'EMAIL',
+                   'TRANSACTIONAL', 'bench', 'Your order', 'Order ' || g || ' has shipped.', 'SCHEDULED', :due, 0, :prefix || g, '{{}}',
                    :created, :created
-            FROM generate_series(:first, :last) AS g"""),
+            FROM generate_series(CAST(:first AS int), CAST(:last AS int)) AS g"""),
             {"customers": customers, "n": len(customers), "due": due, "prefix": prefix, "created": created,
              "first": first, "last": first + count - 1})
 
@@ -168,7 +168,8 @@ def send(app, engine, env, logdir, customers, n: int, checks: list) -> dict:
         outbox = conn.execute(text("SELECT count(*) FILTER (WHERE dispatched_at IS NULL), count(*) FILTER "
                                    "(WHERE func = 'journeys.care.on_message_sent') FROM outbox_entry")).one()
     checks.append(("send: exactly N messages SENT, each with attempts == 1, none left pending",
-                   [tuple(r) for r in rows] == [("SENT", 1, n)], ", ".join(f"{s} x{a} attempts: {c}" for s, a, c in rows)))
+                   [tuple(r) for r in rows] == [("SENT", 1, n)],
+                   ", ".join(f"{s}, {a} attempt(s): {c}" for s, a, c in rows)))
     checks.append(("send: every message.sent event relayed (one more job per message)",
                    tuple(outbox) == (0, n), f"{outbox[0]} outbox rows pending, {outbox[1]} on_message_sent jobs"))
     result["jobs_run"] = n + outbox[1]

@@ -104,7 +104,8 @@ def send_birthday_greetings(now: datetime | None = None) -> int:
         with transaction(session):
             created = schedule_care(session, key="birthday", customer_id=customer_id,
                                     dedupe=f"{customer_id}:{today.year}", happened_at=now,
-                                    context={"year": today.year, "bonusPoints": bonus}, settings=current_settings())
+                                    context={"year": today.year, "bonusPoints": bonus}, settings=current_settings(),
+                                    now=now)
             if created and created.created:
                 events.emit(session, "customer.birthday", customerId=str(customer_id), year=today.year)
                 greeted += 1
