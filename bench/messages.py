@@ -53,6 +53,7 @@ NOOP = "messages.noop"  # this file, as the workers import it (bench/ is on thei
 CUSTOMERS = 1000
 BATCH = 1000
 WORKERS = 2
+SENTINEL = "bench:messages:sentinel"   # gone: someone else flushed the Redis database during the run
 
 
 def noop(*args):
@@ -134,6 +135,13 @@ def run_workers(env: dict, logdir: Path, tag: str) -> tuple[float, list[int]]:
     return seconds, codes
 
 
+def fresh_redis(redis, intact: list) -> None:
+    """Flush the Redis database; ``intact`` records whether our sentinel survived since the last flush."""
+    intact.append(bool(redis.exists(SENTINEL)))
+    redis.flushdb()
+    redis.set(SENTINEL, "1")
+
+
 def queue_state(app) -> dict:
     from rq.registry import FailedJobRegistry
     from crm.queue import get_queue
@@ -176,7 +184,7 @@ def send(app, engine, env, logdir, customers, n: int, checks: list) -> dict:
     return result
 
 
-def fan_out(app, engine, redis, customers, f: int, checks: list) -> dict:
+def fan_out(app, engine, redis, intact, customers, f: int, checks: list) -> dict:
     from crm.db import get_session, utcnow
     from crm.messages.delivery import dispatch_due
     from crm.queue import enqueue_many
@@ -202,7 +210,7 @@ def fan_out(app, engine, redis, customers, f: int, checks: list) -> dict:
         out["enqueue_many_s"] = time.perf_counter() - started
     baseline_jobs = queue_state(app)["queued"]
     checks.append(("fan-out baseline: every empty job queued", baseline_jobs == f, f"{baseline_jobs} jobs"))
-    redis.flushdb()
+    fresh_redis(redis, intact)
 
     print(f"  dispatch_due of {f} due messages ...", flush=True)
     sql: dict = {"SELECT": [], "UPDATE": []}
@@ -270,6 +278,8 @@ def main(argv=None) -> int:
     if redis.dbsize():
         print(f"note: {args.redis_url} held {redis.dbsize()} keys; flushing it", flush=True)
     redis.flushdb()
+    redis.set(SENTINEL, "1")
+    intact: list[bool] = []
     with throwaway_database(server, keep=args.keep) as url, tempfile.TemporaryDirectory(prefix="bench-msg-") as tmp:
         from crm import create_app
         from crm.migrate import upgrade
@@ -296,9 +306,12 @@ def main(argv=None) -> int:
             out["rq-empty"] = drain(app, env, logdir, "rq-empty", args.jobs, checks)
             print(f"send: {args.jobs} messages ...", flush=True)
             out["send"] = send(app, engine, env, logdir, customers, args.jobs, checks)
-            redis.flushdb()
+            fresh_redis(redis, intact)
             print(f"fan-out: {args.fanout} messages ...", flush=True)
-            out["fan-out"] = fan_out(app, engine, redis, customers, args.fanout, checks)
+            out["fan-out"] = fan_out(app, engine, redis, intact, customers, args.fanout, checks)
+            intact.append(bool(redis.exists(SENTINEL)))
+            checks.append(("nobody else flushed the Redis database during the run (else use another --redis-url)",
+                           all(intact), args.redis_url))
         finally:
             engine.dispose()
             redis.flushdb()

@@ -38,8 +38,8 @@ class SmtpSink:
 
 
 class HttpProvider:
-    """Records every request. ``fail_next`` answers that many requests with ``fail_status``; ``hang`` keeps
-    requests waiting (recorded, not delivered) until it is cleared, like a provider that never answers."""
+    """Records every request. ``fail_next`` answers that many requests with ``fail_status``; ``hang`` delivers
+    but keeps the request waiting for its answer until it is cleared."""
 
     def __init__(self):
         self.requests: list[dict] = []      # every request: headers and body
@@ -59,9 +59,11 @@ class HttpProvider:
                     failing = provider.fail_next > 0
                     provider.fail_next -= failing
                 if provider.hang.is_set():
+                    # Delivered, but the answer never reaches the caller (it dies waiting for it).
+                    provider.delivered.setdefault(record["headers"]["idempotency-key"], record["body"])
                     while provider.hang.is_set():
                         provider.hang.wait(0.05)
-                    return  # the caller is gone by now
+                    return
                 if failing:
                     self._answer(provider.fail_status, {"error": "provider unavailable"})
                     return

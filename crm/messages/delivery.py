@@ -45,9 +45,12 @@ class Claim:
 
 
 def _due(settings: MessageSettings, now: datetime):
+    """Due, and either never queued, queued long ago without a worker taking it (the job was lost), or
+    claimed by a worker whose lease ran out (it died mid-send)."""
+    unclaimed = Message.claimed_at.is_(None) & or_(Message.enqueued_at.is_(None),
+                                                   Message.enqueued_at < now - settings.requeue_after)
     return (Message.status.in_(PENDING), Message.scheduled_for <= now,
-            or_(Message.enqueued_at.is_(None), Message.enqueued_at < now - settings.requeue_after),
-            or_(Message.claimed_at.is_(None), Message.claimed_at < now - settings.claim_lease))
+            or_(unclaimed, Message.claimed_at < now - settings.claim_lease))
 
 
 def dispatch_due(session: Session, *, now: datetime | None = None, limit: int = DISPATCH_BATCH,
