@@ -20,7 +20,8 @@ the `log` provider "sends" them. In one run:
              enqueue_many of F empty jobs (baseline). Nothing is sent.
 
 Speed is reported as ratios within the run. The run FAILs only if the data is wrong afterwards: not
-exactly N SENT with one attempt each, anything left queued, a failed job, not F QUEUED with F jobs.
+exactly N SENT with one attempt each, anything left queued, a failed job, not F QUEUED with F jobs, or
+someone else flushed the Redis database meanwhile (the test suite picks db 1 + pid % 15: db 13 can clash).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+from redis import Redis  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from journey_map import DEFAULT_SERVER, _interrupt, code_version, throwaway_database  # noqa: E402
@@ -82,8 +84,8 @@ def insert_messages(engine, table: str, customers: list[str], first: int, count:
             INSERT INTO {table} (id, customer_id, channel, purpose, trigger, subject, body, status, scheduled_for,
                                  attempts, dedupe_key, context, created_at, updated_at)
             SELECT gen_random_uuid(), (CAST(:customers AS uuid[]))[1 + g % CAST(:n AS int)], 'EMAIL',
-                   'TRANSACTIONAL', 'bench', 'Your order', 'Order ' || g || ' has shipped.', 'SCHEDULED', :due, 0, :prefix || g, '{{}}',
-                   :created, :created
+                   'TRANSACTIONAL', 'bench', 'Your order', 'Order ' || g || ' has shipped.', 'SCHEDULED', :due, 0,
+                   :prefix || g, '{{}}', :created, :created
             FROM generate_series(CAST(:first AS int), CAST(:last AS int)) AS g"""),
             {"customers": customers, "n": len(customers), "due": due, "prefix": prefix, "created": created,
              "first": first, "last": first + count - 1})
@@ -121,17 +123,15 @@ def run_workers(env: dict, logdir: Path, tag: str) -> tuple[float, list[int]]:
     try:
         codes = [p.wait() for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
+        for p, log in zip(procs, logs):
+            if p.poll() is None:  # interrupted: stop our own workers
                 p.terminate()
                 p.wait()
-        for log in logs:
             log.close()
     seconds = time.perf_counter() - started
-    for i, code in enumerate(codes):
-        if code:
-            tail = (logdir / f"{tag}-{i}.log").read_text().splitlines()[-15:]
-            print(f"  worker {tag}-{i} exited {code}:\n    " + "\n    ".join(tail), flush=True)
+    for i in (i for i, code in enumerate(codes) if code):
+        tail = (logdir / f"{tag}-{i}.log").read_text().splitlines()[-15:]
+        print(f"  worker {tag}-{i} exited {codes[i]}:\n    " + "\n    ".join(tail), flush=True)
     return seconds, codes
 
 
@@ -143,10 +143,9 @@ def fresh_redis(redis, intact: list) -> None:
 
 
 def queue_state(app) -> dict:
-    from rq.registry import FailedJobRegistry
     from crm.queue import get_queue
     queue = get_queue("messages", app)
-    return {"queued": queue.count, "failed": FailedJobRegistry(queue=queue).count}
+    return {"queued": queue.count, "failed": queue.failed_job_registry.count}
 
 
 # --- scenarios ------------------------------------------------------------------------------------
@@ -233,8 +232,7 @@ def fan_out(app, engine, redis, intact, customers, f: int, checks: list) -> dict
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
-    out["select_s"], out["update_s"] = sum(sql["SELECT"]), sum(sql["UPDATE"])
-    out["batches"] = len(sql["SELECT"])
+    out.update(select_s=sum(sql["SELECT"]), update_s=sum(sql["UPDATE"]), batches=len(sql["SELECT"]))
     tenth = max(1, len(sql["SELECT"]) // 10)
     out["select_ms_first_tenth"] = 1000 * sum(sql["SELECT"][:tenth]) / tenth
     out["select_ms_last_tenth"] = 1000 * sum(sql["SELECT"][-tenth:]) / tenth
@@ -272,14 +270,11 @@ def main(argv=None) -> int:
     load_before, version, began = os.getloadavg(), code_version(), time.perf_counter()
     checks: list[tuple[str, bool, str]] = []
     out: dict = {}
-
-    import redis as redis_lib
-    redis = redis_lib.Redis.from_url(args.redis_url)
-    if redis.dbsize():
-        print(f"note: {args.redis_url} held {redis.dbsize()} keys; flushing it", flush=True)
+    intact: list[bool] = []
+    redis = Redis.from_url(args.redis_url)
+    print(f"flushing {args.redis_url} ({redis.dbsize()} keys)", flush=True)
     redis.flushdb()
     redis.set(SENTINEL, "1")
-    intact: list[bool] = []
     with throwaway_database(server, keep=args.keep) as url, tempfile.TemporaryDirectory(prefix="bench-msg-") as tmp:
         from crm import create_app
         from crm.migrate import upgrade
@@ -326,7 +321,7 @@ def main(argv=None) -> int:
     print(f"{CUSTOMERS} customers, {WORKERS} worker processes; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {total_s:.0f} s in all")
     print()
-    print(f"{WORKERS} workers (`crm worker --queues messages --burst`); idle start-up and exit: {idle:.2f} s")
+    print(f"{WORKERS} `crm worker --queues messages --burst`; start-up and exit on an empty queue: {idle:.2f} s")
     print(f"{'scenario':<10}{'items':>7}{'seconds':>9}{'per s':>9}{'net per s':>11}  cost vs rq-empty (net)")
     for name in ("rq-empty", "send"):
         r = out[name]
@@ -335,20 +330,22 @@ def main(argv=None) -> int:
         print(f"{name:<10}{r['items']:>7}{r['seconds']:>9.2f}{r['per_s']:>9.1f}{r['net_per_s']:>11.1f}  {cost}")
     print(f"(send ran {out['send']['jobs_run']} jobs: a send job and an on_message_sent job per message; "
           f"net = items / (seconds - idle))")
-    fo = out["fan-out"]
-    f = fo["messages"]
+    fo, f = out["fan-out"], out["fan-out"]["messages"]
+
+    def row(label, seconds, baseline=None, rate=True):
+        per_s = f"{f / seconds:>9.0f}" if rate else " " * 9
+        print(f"{label:<46}{seconds:>8.2f}{per_s}" + (f"{seconds / baseline:>9.2f}x" if baseline else ""))
+
     print()
-    print(f"fan-out of {f} messages                      seconds     per s  cost vs baseline")
-    print(f"enqueue_many, empty jobs (baseline)          {fo['enqueue_many_s']:>7.2f} {f / fo['enqueue_many_s']:>9.0f}")
-    print(f"dispatch_due (SCHEDULED -> QUEUED + job)     {fo['dispatch_s']:>7.2f} {f / fo['dispatch_s']:>9.0f}"
-          f"  {fo['dispatch_s'] / fo['enqueue_many_s']:.2f}x")
-    print(f"  of which SELECT ... FOR UPDATE ({fo['batches']} batches) {fo['select_s']:>7.2f}  "
-          f"(first tenth {fo['select_ms_first_tenth']:.1f} ms, last tenth {fo['select_ms_last_tenth']:.1f} ms "
-          f"per batch)")
-    print(f"  of which UPDATE ... SET status = QUEUED    {fo['update_s']:>7.2f}")
-    print(f"raw INSERT ... SELECT, {BATCH} per tx (baseline) {fo['raw_insert_s']:>7.2f} {f / fo['raw_insert_s']:>9.0f}")
-    print(f"create_message, {BATCH} per tx                {fo['create_message_s']:>7.2f} "
-          f"{f / fo['create_message_s']:>9.0f}  {fo['create_message_s'] / fo['raw_insert_s']:.2f}x")
+    print(f"{f'fan-out of {f} messages':<46}{'seconds':>8}{'per s':>9}  cost vs baseline")
+    row("enqueue_many of empty jobs (baseline)", fo["enqueue_many_s"])
+    row("dispatch_due: SCHEDULED -> QUEUED + its job", fo["dispatch_s"], fo["enqueue_many_s"])
+    row(f"  in SELECT ... FOR UPDATE ({fo['batches']} statements)", fo["select_s"], rate=False)
+    row("  in UPDATE message SET status = QUEUED", fo["update_s"], rate=False)
+    row(f"raw INSERT ... SELECT, {BATCH} per tx (baseline)", fo["raw_insert_s"])
+    row(f"create_message, {BATCH} per tx", fo["create_message_s"], fo["raw_insert_s"])
+    print(f"dispatch SELECT per batch: {fo['select_ms_first_tenth']:.1f} ms over the first tenth of the batches, "
+          f"{fo['select_ms_last_tenth']:.1f} ms over the last")
     print()
     all_ok = True
     for name, ok, detail in checks:
@@ -360,10 +357,9 @@ def main(argv=None) -> int:
         path = out_dir / f"messages-{datetime.now():%Y-%m-%d-%H%M%S}.json"
         path.write_text(json.dumps({
             "benchmark": "messages", "at": datetime.now(timezone.utc).isoformat(), "code": version,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": out["postgresql"],
-                        "redis": out["redis"], "load_before": load_before, "load_after": load_after},
-            "params": {"jobs": args.jobs, "fanout": args.fanout, "customers": CUSTOMERS, "workers": WORKERS,
-                       "batch": BATCH},
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before,
+                        "load_after": load_after},
+            "params": {"jobs": args.jobs, "fanout": args.fanout, "customers": CUSTOMERS, "workers": WORKERS},
             "results": out, "checks": [{"check": c, "pass": ok_, "detail": d} for c, ok_, d in checks],
             "pass": all_ok, "seconds": total_s}, indent=2, default=str))
         print(f"wrote {path.relative_to(ROOT)}")

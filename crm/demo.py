@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 import phonenumbers
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.auth.models import StaffUser
@@ -38,7 +38,7 @@ from crm.customers.models import Customer
 from crm.customers.orders import record_order
 from crm.customers.rules import ALLOWED_MOVES, StageRuleSettings, TierRuleSettings
 from crm.customers.services import assign_manager, create_customer, set_consent, set_service_tier, transition_stage
-from crm.db import get_session, utcnow
+from crm.db import get_session, transaction, utcnow
 from crm.enums import Channel, LifecycleStage, Role, ServiceTier
 
 SEED = 2026
@@ -536,6 +536,7 @@ class _Seeder:
                       agents=[e for _, e, r in STAFF if r in (Role.SUPPORT_AGENT, Role.ACCOUNT_MANAGER)])
         rfm.refresh_all(self.session)
         seed_segments(self.session)
+        seed_care(self.session)
         self.ensure_staff(include_admin=True)
 
 
@@ -604,6 +605,20 @@ def seed_segments(session: Session) -> None:
                               .order_by(Customer.created_at).limit(12)).all()
     if managed:
         services.add_customers(session, segment_id=key.id, customer_ids=list(managed), actor=IMPORT_ACTOR)
+
+
+def seed_care(session: Session) -> None:
+    """The demo's check-in goes out as soon as an order is recorded (the default waits 3 days), so
+    recording an order shows a care message in the log within seconds.
+
+    The seeded history is not news: the care triggers its events queued (a welcome for each of the
+    hundreds of customers it created a moment ago) are set aside, not sent."""
+    from crm.messages.care import update_care_rule
+    from crm.outbox import OutboxEntry
+    with transaction(session):
+        session.execute(update(OutboxEntry).where(OutboxEntry.queue == "messages", OutboxEntry.dispatched_at.is_(None))
+                        .values(dispatched_at=utcnow()))
+    update_care_rule(session, key="post-purchase", delay_seconds=0, actor=IMPORT_ACTOR)
 
 
 def _factor(rng: random.Random, low: float, high: float) -> Decimal:

@@ -120,10 +120,15 @@ def run_periodic(name: str):
     """Run one periodic job here and now, recording its start, end and outcome (`crm periodic list`)."""
     from crm.messages.periodic import record_finish, record_start
     func = _import(periodic_job(name)[1])
+    from crm.db import get_session
     record_start(name)
     try:
         result = func()
+        # End the job's last transaction before the record opens its own: on SQLite every transaction
+        # holds the write lock, and a read left open would make the record wait for it.
+        get_session().commit()
     except BaseException as exc:
+        get_session().rollback()
         record_finish(name, f"failed: {exc.__class__.__name__}: {exc}")
         raise
     record_finish(name, f"ok: {result}" if result is not None else "ok")

@@ -78,8 +78,9 @@ def test_each_kind_of_event_re_evaluates_the_customer(app, ctx):
          lambda: record_interaction(ctx, InteractionRow(customer_id=ann, touchpoint_key=tp.key, occurred_at=NOW,
                                                         external_id="i-1", pain_points=["Slow reply"], emotion=-2)),
          "interaction.recorded"),
-        ("survey", {"field": "surveys.lastNps", "op": "lte", "value": 6},
-         lambda: submit_response(ctx, customer_id=ann, kind=SurveyKind.NPS, score=3), "survey.submitted"),
+        # A passive answer: a detractor's would also open a recovery case (care), muddling the next row.
+        ("survey", {"field": "surveys.lastNps", "op": "lte", "value": 7},
+         lambda: submit_response(ctx, customer_id=ann, kind=SurveyKind.NPS, score=7), "survey.submitted"),
         ("case", {"field": "cases.open", "op": "gte", "value": 1},
          lambda: open_case(ctx, customer_id=ann, kind=CaseKind.COMPLAINT, channel=Channel.PHONE, subject="Late",
                            description="The parcel is late.", actor="test"), "case.opened"),

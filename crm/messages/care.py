@@ -199,7 +199,8 @@ def schedule_care(session: Session, *, key: str, customer_id: uuid.UUID, dedupe:
     if send_at < now - settings.stale_after:
         return None
     context = dict(context or {})
-    locale, source = templates.pick_locale(rule.templates, customer.locale)
+    # Staff read the default template; customers their own locale's, where there is one.
+    locale, source = templates.pick_locale(rule.templates, None if staff_user_id else customer.locale)
     status = reason = None
     try:
         rendered = templates.render(source, {**templates.customer_context(session, customer), **context})
@@ -209,7 +210,7 @@ def schedule_care(session: Session, *, key: str, customer_id: uuid.UUID, dedupe:
     return create_message(
         session, customer_id=customer.id, channel=rule.channel, purpose=rule.spec.purpose, trigger=f"care:{key}",
         subject=subject, body=body, dedupe_key=f"care:{key}:{dedupe}", send_at=send_at,
-        locale=locale or customer.locale, context=_ids_only(context), actor=f"rule:{key}",
+        locale=locale or None, context=_ids_only(context), actor=f"rule:{key}",
         staff_user_id=staff_user_id, status=status, reason=reason, now=now)
 
 

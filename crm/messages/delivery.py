@@ -30,6 +30,7 @@ from crm.messages.settings import MessageSettings, current_settings
 from crm.messages.services import SEND_JOB
 
 log = logging.getLogger(__name__)
+outcomes = logging.getLogger("crm.messages.sent")  # with the log provider's SENT lines: one log of what happened
 DISPATCH_BATCH = 1000
 
 # Per trigger, a check at send time that the reason for the message still holds:
@@ -131,10 +132,13 @@ def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageS
         verdict = policy.judge(session, message, customer, staff_email, settings, now)
         if verdict.action == "SUPPRESS":
             _close(session, message, MessageStatus.SUPPRESSED, now, suppression=verdict.reason)
+            outcomes.info("SUPPRESSED %s [%s] %s", message.id, message.trigger, verdict.reason)
             return message.status
         if verdict.action == "RESCHEDULE":
             message.status, message.scheduled_for = MessageStatus.SCHEDULED, verdict.until
             message.enqueued_at = message.claimed_at = None
+            outcomes.info("HELD %s [%s] quiet hours where the customer lives, until %s", message.id, message.trigger,
+                          verdict.until.isoformat(timespec="minutes"))
             return message.status
         message.claimed_at, message.attempts = now, message.attempts + 1
         return Claim(claimed_at=now, attempts=message.attempts, envelope=providers.Envelope(

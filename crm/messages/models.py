@@ -13,6 +13,9 @@ from crm.enums import Channel, enum_column
 
 
 class MessagePurpose(str, enum.Enum):
+    """Why a message is sent. Consent applies to all but TRANSACTIONAL; the frequency cap to CARE and
+    CAMPAIGN; quiet hours to all but TRANSACTIONAL."""
+
     CARE = "CARE"
     FOLLOW_UP = "FOLLOW_UP"
     CAMPAIGN = "CAMPAIGN"
@@ -20,6 +23,8 @@ class MessagePurpose(str, enum.Enum):
 
 
 class MessageStatus(str, enum.Enum):
+    """SCHEDULED waits for its time; QUEUED is with the senders; the rest are final."""
+
     SCHEDULED = "SCHEDULED"   # waits for scheduled_for; the dispatcher queues it when due
     QUEUED = "QUEUED"         # handed to the sender; claimed_at is set while a worker sends it
     SENT = "SENT"

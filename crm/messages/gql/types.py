@@ -18,7 +18,7 @@ CARE_RULE_READERS = STAFF
 
 
 MessagePurpose = graphene.Enum.from_enum(models.MessagePurpose)
-MessageStatus = graphene.Enum.from_enum(models.MessageStatus, description=None)
+MessageStatus = graphene.Enum.from_enum(models.MessageStatus)
 
 
 def customer_facing(info) -> bool:
