@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session

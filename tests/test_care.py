@@ -2,9 +2,7 @@
 the job run again), with the real queue and workers (``work_once`` runs an RQ worker over real Redis)."""
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 

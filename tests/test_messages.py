@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,13 @@ from sqlalchemy import select, update
 
 from crm.messages.models import Message
 from crm.queue import work_once
-from tests.helpers import SEND_MESSAGE, consenting_customer, create_customer, messages, raw_id
+from tests.helpers import (
+    SEND_MESSAGE,
+    consenting_customer,
+    create_customer,
+    messages,
+    raw_id,
+)
 
 NOW = datetime.now(timezone.utc)
 
@@ -333,7 +338,7 @@ def test_messages_are_listed_newest_first_with_filters_and_a_portal_token_sees_o
     mine = consenting_customer(api, email="mine@example.com", timezone=DAY_ZONE)
     other = consenting_customer(api, email="other@example.com", timezone=DAY_ZONE)
     first = send(api, mine["id"], body="First")["message"]
-    second = send(api, mine["id"], body="Second", sendAt=(NOW + timedelta(days=1)).isoformat())["message"]
+    send(api, mine["id"], body="Second", sendAt=(NOW + timedelta(days=1)).isoformat())["message"]
     send(api, other["id"], body="Someone else's")
     # A notification to staff about this customer (complaint follow-up, SLA warning) is internal.
     with app.app_context():

@@ -174,3 +174,33 @@ def test_segment_operations_work(api, client, tokens):
     assert [e["node"]["displayName"] for e in segment["members"]["edges"]] == ["Ann"]
     assert [(e["node"]["change"], e["node"]["reason"]) for e in segment["history"]["edges"]] == [
         ("JOINED", "rule: segment created")]
+
+
+def test_message_and_care_operations_work(api, app, client, tokens, portal_token):
+    from crm.queue import work_once
+    from tests.test_messages import DAY_ZONE
+    ann = create_customer(api, email="ann@example.com", firstName="Ann", timezone=DAY_ZONE)
+    post(client, tokens["admin"], "customer_set_consent", {"customerId": ann["id"], "channel": "SMS", "granted": True})
+    refused = post(client, tokens["account_manager"], "message_send", {"input": {
+        "customerId": ann["id"], "channel": "EMAIL", "purpose": "CARE", "body": "Hi"}})["messageSend"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("input.channel", "CONSENT_MISSING")]
+    post(client, tokens["admin"], "customer_set_consent", {"customerId": ann["id"], "channel": "EMAIL", "granted": True})
+    sent = post(client, tokens["account_manager"], "message_send", {"input": {
+        "customerId": ann["id"], "channel": "EMAIL", "purpose": "TRANSACTIONAL", "body": "x"}})["messageSend"]
+    assert [e["code"] for e in sent["errors"]] == ["FORBIDDEN"]
+    sent = post(client, tokens["account_manager"], "message_send", {"input": {
+        "customerId": ann["id"], "channel": "EMAIL", "purpose": "FOLLOW_UP", "subject": "Your repair",
+        "body": "Hi {{ customer.firstName }}, it is ready.", "dedupeKey": "repair-1"}})["messageSend"]
+    assert sent["errors"] == [] and sent["message"]["body"] == "Hi Ann, it is ready."
+    work_once(app)
+
+    tokens["portal"] = portal_token(raw_id(ann["id"]))
+    own = post(client, tokens["portal"], "customer_messages", {"id": ann["id"], "first": 10})["customer"]
+    manual = [e["node"] for e in own["messages"]["edges"] if e["node"]["trigger"] == "manual"]
+    assert [(m["subject"], m["status"], m["attempts"]) for m in manual] == [("Your repair", "SENT", 1)]
+
+    rules = post(client, tokens["support_agent"], "care_rules", {})["careRules"]
+    assert [r["key"] for r in rules][:3] == ["welcome", "post-purchase", "case-follow-up"]
+    changed = post(client, tokens["account_manager"], "care_rule_update", {
+        "key": "post-purchase", "input": {"delaySeconds": 0}})["careRuleUpdate"]
+    assert changed["errors"] == [] and changed["careRule"]["delaySeconds"] == 0

@@ -19,7 +19,12 @@ from crm.db import transaction, utcnow
 from crm.enums import Channel
 from crm.errors import DomainError, Invalid, NotFound
 from crm.messages import templates
-from crm.messages.models import SENDABLE_CHANNELS, CareRuleSetting, MessagePurpose, MessageStatus
+from crm.messages.models import (
+    SENDABLE_CHANNELS,
+    CareRuleSetting,
+    MessagePurpose,
+    MessageStatus,
+)
 from crm.messages.services import Created, create_message
 from crm.messages.settings import MessageSettings
 

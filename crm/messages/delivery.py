@@ -26,8 +26,8 @@ from crm.customers.models import Customer
 from crm.db import lock_for_update, transaction, utcnow
 from crm.messages import policy, providers
 from crm.messages.models import PENDING, Message, MessageStatus
-from crm.messages.settings import MessageSettings, current_settings
 from crm.messages.services import SEND_JOB
+from crm.messages.settings import MessageSettings, current_settings
 
 log = logging.getLogger(__name__)
 outcomes = logging.getLogger("crm.messages.sent")  # with the log provider's SENT lines: one log of what happened

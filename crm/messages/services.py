@@ -20,7 +20,13 @@ from crm.db import transaction, utcnow
 from crm.enums import Channel, Role
 from crm.errors import DomainError, Forbidden, Invalid, NotFound
 from crm.messages import policy, templates
-from crm.messages.models import PENDING, SENDABLE_CHANNELS, Message, MessagePurpose, MessageStatus
+from crm.messages.models import (
+    PENDING,
+    SENDABLE_CHANNELS,
+    Message,
+    MessagePurpose,
+    MessageStatus,
+)
 from crm.outbox import enqueue_after_commit
 
 SEND_JOB = "crm.messages.jobs.send_message"

@@ -11,7 +11,12 @@ from crm.enums import Role
 from crm.messages import care
 from crm.messages.gql.loaders import MESSAGE_KEYS, message_filter
 from crm.messages.gql.types import (
-    CARE_RULE_READERS, MESSAGE_READERS, CareRule, MessageConnection, MessageStatus, customer_facing,
+    CARE_RULE_READERS,
+    MESSAGE_READERS,
+    CareRule,
+    MessageConnection,
+    MessageStatus,
+    customer_facing,
 )
 from crm.messages.models import Message
 from crm.pagination import keyset_page
