@@ -124,3 +124,36 @@ def test_demo_twice_adds_nothing_and_prints_a_new_token(runner, client):
     assert second != first
     assert graphql(client, second, VIEWER)["viewer"]["role"] == "ADMIN"
     assert graphql(client, first, "{ customers(first: 1) { totalCount } }")["customers"]["totalCount"] == 40
+
+
+def test_the_demo_sends_a_care_message_within_one_worker_round_of_an_order(app, runner, client, caplog):
+    from crm.messages.models import Message
+    from crm.outbox import OutboxEntry
+    from crm.queue import work_once
+    from tests.test_messages import DAY_ZONE
+    token = run_demo(runner)
+    with app.extensions["crm.sessionmaker"]() as session:
+        # The seeded history queued no care: nothing for the messages queue is pending.
+        assert session.scalar(select(func.count()).select_from(OutboxEntry).where(
+            OutboxEntry.queue == "messages", OutboxEntry.dispatched_at.is_(None))) == 0
+    rule = graphql(client, token, '{ careRules { key delaySeconds } }')["careRules"]
+    assert {"key": "post-purchase", "delaySeconds": 0} in rule
+
+    created = graphql(client, token, """mutation { customerCreate(input: {email: "walk-in@demo.example",
+        firstName: "Wanda", timezone: "%s"}) { customer { id } } }""" % DAY_ZONE)["customerCreate"]["customer"]
+    graphql(client, token, """mutation($id: ID!) { customerSetConsent(customerId: $id, channel: EMAIL, granted: true) {
+        errors { code } } }""", {"id": created["id"]})
+    from datetime import datetime, timezone
+    graphql(client, token, """mutation($id: ID!, $at: DateTime!) { orderRecord(input: {customerId: $id,
+        externalId: "walk-in-1", amount: "42.00", currency: "EUR", channel: STORE, occurredAt: $at}) {
+        errors { code } } }""", {"id": created["id"], "at": datetime.now(timezone.utc).isoformat()})
+    with caplog.at_level("INFO", logger="crm.messages.sent"):
+        work_once(app)
+        work_once(app)
+    lines = [r.getMessage() for r in caplog.records if r.name == "crm.messages.sent"]
+    assert any(line.startswith("SENT EMAIL to walk-in@demo.example [care:post-purchase] How is your order?")
+               for line in lines), lines
+    with app.extensions["crm.sessionmaker"]() as session:
+        check_ins = session.execute(select(Message.trigger, Message.status).where(
+            Message.body.contains("walk-in-1"))).all()
+    assert [(trigger, status.value) for trigger, status in check_ins] == [("care:post-purchase", "SENT")]
