@@ -22,20 +22,25 @@ from sqlalchemy.orm import Session
 
 from crm.outbox import enqueue_after_commit
 
-_SUBSCRIBERS: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
+_SUBSCRIBERS: dict[str, list[tuple[str, str, str | None, tuple]]] = defaultdict(list)
 
 
-def subscribe(topic: str, func_path: str, queue: str = "default", coalesce_on: str | None = None) -> None:
+def subscribe(topic: str, func_path: str, queue: str = "default", coalesce_on: str | None = None,
+              match: dict | None = None) -> None:
     """Run ``func_path(payload)`` after each ``topic`` commits. With ``coalesce_on`` (a payload key), one
     transaction queues the job once per value of that key, whichever of its topics came first: an order
-    that also changes points, stage and tier re-evaluates the customer once, not four times."""
-    if (func_path, queue, coalesce_on) not in _SUBSCRIBERS[topic]:
-        _SUBSCRIBERS[topic].append((func_path, queue, coalesce_on))
+    that also changes points, stage and tier re-evaluates the customer once, not four times. With
+    ``match`` (payload key -> value), only events carrying those values queue the job."""
+    entry = (func_path, queue, coalesce_on, tuple(sorted((match or {}).items())))
+    if entry not in _SUBSCRIBERS[topic]:
+        _SUBSCRIBERS[topic].append(entry)
 
 
 def emit(session: Session, topic: str, **payload) -> None:
     payload = {"topic": topic, **payload}
-    for func_path, queue, coalesce_on in _SUBSCRIBERS.get(topic, ()):
+    for func_path, queue, coalesce_on, match in _SUBSCRIBERS.get(topic, ()):
+        if any(payload.get(key) != value for key, value in match):
+            continue
         if coalesce_on is not None:
             seen = session.info.setdefault("coalesced_events", set())
             key = (func_path, payload.get(coalesce_on))

@@ -63,20 +63,34 @@ def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
     return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
 
 
-def enqueue_many(queue_name: str, func: str, arg_lists: list[list], app: Flask | None = None,
+WAITING = {"queued", "scheduled", "deferred", "started"}
+
+
+def enqueue_many(queue_name: str, func: str, jobs: list[tuple[str, list]], app: Flask | None = None,
                  chunk: int = 1000) -> None:
-    """Enqueue one job per argument list, a Redis pipeline per chunk (the dispatcher's fan-out)."""
+    """Enqueue (job id, args) pairs, a Redis pipeline per chunk (the dispatcher's fan-out)."""
     queue = get_queue(queue_name, app)
-    for start in range(0, len(arg_lists), chunk):
-        datas = [Queue.prepare_data(func, args, result_ttl=0, failure_ttl=7 * 86400, timeout=JOB_TIMEOUT)
-                 for args in arg_lists[start:start + chunk]]
+    for start in range(0, len(jobs), chunk):
+        datas = [Queue.prepare_data(func, args, job_id=job_id, result_ttl=0, failure_ttl=7 * 86400,
+                                    timeout=JOB_TIMEOUT)
+                 for job_id, args in jobs[start:start + chunk]]
         with queue.connection.pipeline() as pipe:
             queue.enqueue_many(datas, pipeline=pipe)
             pipe.execute()
 
 
-def relay_outbox(app: Flask, limit: int = 500) -> int:
-    """Move pending outbox rows onto their queues. Returns how many were relayed.
+def jobs_waiting(job_ids: list[str], app: Flask | None = None) -> set[str]:
+    """Which of these jobs Redis still holds, waiting or running (one pipelined read)."""
+    with get_redis(app).pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "status")
+        statuses = pipe.execute()
+    return {job_id for job_id, status in zip(job_ids, statuses) if status and status.decode() in WAITING}
+
+
+def relay_outbox(app: Flask, limit: int = 500, drain: bool = False) -> int:
+    """Move pending outbox rows onto their queues, ``limit`` per transaction (all of them with ``drain``).
+    Returns how many were relayed.
 
     With the embedded Redis stand-in, which lives in one process's memory, only rows that are
     due now are relayed, by the in-process worker right before it runs them: future work stays
@@ -85,24 +99,30 @@ def relay_outbox(app: Flask, limit: int = 500) -> int:
     sessionmaker = app.extensions["crm.sessionmaker"]
     due_only = app.extensions["crm.redis_embedded"]
     relayed = 0
-    with sessionmaker() as session:
-        try:
-            for entry in pending(session, limit, due_before=utcnow() if due_only else None):
-                queue = get_queue(entry.queue, app)
-                kwargs = {"job_id": entry.job_id or f"outbox-{entry.id}", "result_ttl": 3600, "failure_ttl": 7 * 86400}
-                if entry.run_at is not None and entry.run_at > utcnow():
-                    queue.enqueue_at(entry.run_at.astimezone(timezone.utc), entry.func, *entry.args, **kwargs)
-                else:
-                    queue.enqueue(entry.func, *entry.args, **kwargs)
-                entry.dispatched_at = utcnow()
-                relayed += 1
-            session.commit()
-        except redis.exceptions.RedisError as exc:
-            # Unreachable, timing out or refusing writes: keep what was marked so far; the rest
-            # waits for the next relay.
-            session.commit()
-            log.warning("outbox relay paused, Redis failed: %s: %s", exc.__class__.__name__, exc)
-    return relayed
+    while True:
+        batch = 0
+        with sessionmaker() as session:
+            try:
+                for entry in pending(session, limit, due_before=utcnow() if due_only else None):
+                    queue = get_queue(entry.queue, app)
+                    kwargs = {"job_id": entry.job_id or f"outbox-{entry.id}", "result_ttl": 3600,
+                              "failure_ttl": 7 * 86400}
+                    if entry.run_at is not None and entry.run_at > utcnow():
+                        queue.enqueue_at(entry.run_at.astimezone(timezone.utc), entry.func, *entry.args, **kwargs)
+                    else:
+                        queue.enqueue(entry.func, *entry.args, **kwargs)
+                    entry.dispatched_at = utcnow()
+                    batch += 1
+                session.commit()
+            except redis.exceptions.RedisError as exc:
+                # Unreachable, timing out or refusing writes: keep what was marked so far; the rest
+                # waits for the next relay.
+                session.commit()
+                log.warning("outbox relay paused, Redis failed: %s: %s", exc.__class__.__name__, exc)
+                return relayed + batch
+        relayed += batch
+        if not drain or batch < limit:
+            return relayed
 
 
 def relay_outbox_job() -> int:
@@ -143,7 +163,7 @@ def _import(path: str):
 
 def run_round_jobs(app: Flask) -> None:
     """The outbox relay and the message dispatcher, every round."""
-    relay_outbox(app)
+    relay_outbox(app, drain=True)
     from crm.messages.jobs import dispatch_due
     dispatch_due()
 

@@ -25,9 +25,10 @@ def init_app(app) -> None:
     for topic, job in (("case.resolved", "journeys.care.on_case_resolved"),
                        ("survey.detractor", "journeys.care.on_detractor"),
                        ("case.sla_at_risk", "journeys.care.on_sla_alert"),
-                       ("case.sla_breached", "journeys.care.on_sla_alert"),
-                       ("message.sent", "journeys.care.on_message_sent")):
+                       ("case.sla_breached", "journeys.care.on_sla_alert")):
         events.subscribe(topic, job, queue="messages")
+    events.subscribe("message.sent", "journeys.care.on_message_sent", queue="messages",
+                     match={"trigger": care.FOLLOW_UP_TRIGGER})
     SEND_GUARDS[care.FOLLOW_UP_TRIGGER] = care.follow_up_still_due
     from journeys.cli import import_group, journeys_group
     from journeys.reports import blueprint

@@ -45,13 +45,17 @@ class Claim:
     envelope: providers.Envelope
 
 
-def _due(settings: MessageSettings, now: datetime):
-    """Due, and either never queued, queued long ago without a worker taking it (the job was lost), or
-    claimed by a worker whose lease ran out (it died mid-send)."""
+def send_job_id(message_id, attempts: int) -> str:
+    """One job id per attempt: a dead worker's job and the one that replaces it never share an id."""
+    return f"message-{message_id}-{attempts}"
+
+
+def _takeable(settings: MessageSettings, now: datetime):
+    """Never queued; queued long ago without a worker taking it (perhaps lost with Redis); or claimed by a
+    worker whose lease ran out (it died mid-send)."""
     unclaimed = Message.claimed_at.is_(None) & or_(Message.enqueued_at.is_(None),
                                                    Message.enqueued_at < now - settings.requeue_after)
-    return (Message.status.in_(PENDING), Message.scheduled_for <= now,
-            or_(unclaimed, Message.claimed_at < now - settings.claim_lease))
+    return or_(unclaimed, Message.claimed_at < now - settings.claim_lease)
 
 
 def dispatch_due(session: Session, *, now: datetime | None = None, limit: int = DISPATCH_BATCH,
@@ -59,33 +63,46 @@ def dispatch_due(session: Session, *, now: datetime | None = None, limit: int = 
     """Queue the send job of every message that is due and not in anyone's hands; returns how many.
 
     Safe on many workers at once (rows are taken FOR UPDATE SKIP LOCKED) and after a crash at any
-    point (a message marked queued whose job never reached Redis is due again after requeue_after)."""
-    from crm.queue import enqueue_many
+    point (a message marked queued whose job never reached Redis is due again after requeue_after).
+    A job queued long ago is asked after in Redis first: behind a long backlog it is still waiting,
+    and queueing it again would only add work. Each status is read on its own, so each read walks
+    the (status, scheduled_for) index in order instead of sorting every due row."""
+    from crm.queue import enqueue_many, jobs_waiting
     settings = settings or current_settings()
     total = 0
-    while True:
-        now_batch = now or utcnow()
-        with transaction(session):
-            stmt = select(Message.id).where(*_due(settings, now_batch)).order_by(Message.scheduled_for).limit(limit)
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            ids = list(session.scalars(stmt))
-            if ids:
-                session.execute(update(Message).where(Message.id.in_(ids)).values(
-                    status=MessageStatus.QUEUED, enqueued_at=now_batch).execution_options(synchronize_session=False))
-        if not ids:
-            return total
-        try:
-            enqueue_many("messages", SEND_JOB, [[str(i)] for i in ids])
-        except Exception:
-            # Not queued: make them due again at once rather than after requeue_after.
+    for status in PENDING:
+        while True:
+            now_batch = now or utcnow()
             with transaction(session):
-                session.execute(update(Message).where(Message.id.in_(ids), Message.claimed_at.is_(None))
-                                .values(enqueued_at=None).execution_options(synchronize_session=False))
-            raise
-        total += len(ids)
-        if len(ids) < limit:
-            return total
+                stmt = (select(Message.id, Message.attempts, Message.enqueued_at, Message.claimed_at)
+                        .where(Message.status == status, Message.scheduled_for <= now_batch,
+                               _takeable(settings, now_batch))
+                        .order_by(Message.scheduled_for).limit(limit))
+                if session.get_bind().dialect.name == "postgresql":
+                    stmt = stmt.with_for_update(skip_locked=True)
+                rows = session.execute(stmt).all()
+                maybe_waiting = [send_job_id(i, n) for i, n, enqueued, claimed in rows
+                                 if enqueued is not None and claimed is None]
+                waiting = jobs_waiting(maybe_waiting) if maybe_waiting else set()
+                jobs = [(send_job_id(i, n), [str(i)]) for i, n, _, _ in rows if send_job_id(i, n) not in waiting]
+                if rows:
+                    session.execute(update(Message).where(Message.id.in_([r[0] for r in rows])).values(
+                        status=MessageStatus.QUEUED, enqueued_at=now_batch)
+                        .execution_options(synchronize_session=False))
+            if jobs:
+                try:
+                    enqueue_many("messages", SEND_JOB, jobs)
+                except Exception:
+                    # Not queued: make them due again at once rather than after requeue_after.
+                    ids = [uuid.UUID(args[0]) for _, args in jobs]
+                    with transaction(session):
+                        session.execute(update(Message).where(Message.id.in_(ids), Message.claimed_at.is_(None))
+                                        .values(enqueued_at=None).execution_options(synchronize_session=False))
+                    raise
+            total += len(jobs)
+            if len(rows) < limit:
+                break
+    return total
 
 
 def deliver(session: Session, *, message_id: uuid.UUID, now: datetime | None = None) -> MessageStatus | None:

@@ -79,7 +79,7 @@ def create_message(session: Session, *, customer_id: uuid.UUID, channel: Channel
     message = session.scalars(select(Message).where(Message.dedupe_key == dedupe_key)
                               .execution_options(populate_existing=True)).one()
     if written and status == MessageStatus.QUEUED:
-        enqueue_after_commit(session, SEND_JOB, str(message_id), queue="messages")
+        enqueue_after_commit(session, SEND_JOB, str(message_id), queue="messages", job_id=f"message-{message_id}-0")
     return Created(message, written)
 
 
