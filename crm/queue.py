@@ -85,7 +85,7 @@ def jobs_waiting(job_ids: list[str], app: Flask | None = None) -> set[str]:
         for job_id in job_ids:
             pipe.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "status")
         statuses = pipe.execute()
-    return {job_id for job_id, status in zip(job_ids, statuses) if status and status.decode() in WAITING}
+    return {job_id for job_id, status in zip(job_ids, statuses, strict=True) if status and status.decode() in WAITING}
 
 
 def relay_outbox(app: Flask, limit: int = 500, drain: bool = False) -> int:
@@ -138,9 +138,9 @@ def periodic_job(name: str) -> tuple[str, str, str]:
 
 def run_periodic(name: str):
     """Run one periodic job here and now, recording its start, end and outcome (`crm periodic list`)."""
+    from crm.db import get_session
     from crm.messages.periodic import record_finish, record_start
     func = _import(periodic_job(name)[1])
-    from crm.db import get_session
     record_start(name)
     try:
         result = func()
@@ -172,7 +172,7 @@ def run_periodic_jobs(app: Flask) -> list[str]:
     """Enqueue each periodic job at most once per interval across every worker process."""
     started = []
     connection = get_redis(app)
-    for name, func, interval_key in PERIODIC_JOBS:
+    for name, _func, interval_key in PERIODIC_JOBS:
         if name in ROUND_JOBS:
             continue
         interval = max(1, int(float(app.config[interval_key])))

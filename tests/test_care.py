@@ -44,6 +44,13 @@ def set_rule(api, key, as_="admin", **fields) -> dict:
     return api.data(RULE_UPDATE, {"key": key, "input": fields}, as_=as_)["careRuleUpdate"]
 
 
+def assign_manager(api, customer, manager) -> None:
+    from crm.api.ids import global_id
+    payload = api.data("""mutation($c: ID!, $s: ID!) { customerAssignManager(customerId: $c, staffUserId: $s) {
+                          errors { code } } }""", {"c": customer["id"], "s": global_id("StaffUser", manager.id)})
+    assert payload["customerAssignManager"]["errors"] == []
+
+
 def buyer(api, app, email="buyer@example.com", **fields) -> dict:
     customer = consenting_customer(api, email=email, firstName="Bea", timezone=DAY_ZONE, **fields)
     record_order(api, customer["id"], f"o-{email}", occurred_at=ORDER_AT.isoformat())
@@ -136,10 +143,7 @@ def _case_status(app, case_id):
 
 def test_a_resolved_complaint_is_followed_up_a_day_later_with_a_survey_link_and_its_manager_told(api, app, staff):
     customer = buyer(api, app)
-    api.data("""mutation($c: ID!, $s: ID!) { customerAssignManager(customerId: $c, staffUserId: $s) {
-               errors { code } } }""", {"c": customer["id"],
-                                        "s": __import__("crm.api.ids", fromlist=["global_id"]).global_id(
-                                            "StaffUser", staff["account_manager"].id)})
+    assign_manager(api, customer, staff["account_manager"])
     case_id = _case(app, customer["id"])
     work_once(app)
     (follow_up,) = care_messages(app, "case-follow-up")
@@ -200,10 +204,8 @@ def test_an_sla_warning_goes_to_the_assignee_once_per_clock_and_level(api, app, 
 # ---------------------------------------------------------------- detractors
 
 def test_a_detractor_gets_a_recovery_case_for_the_manager_and_one_apology(api, app, staff):
-    from crm.api.ids import global_id
     customer = buyer(api, app)
-    api.data("""mutation($c: ID!, $s: ID!) { customerAssignManager(customerId: $c, staffUserId: $s) {
-               errors { code } } }""", {"c": customer["id"], "s": global_id("StaffUser", staff["account_manager"].id)})
+    assign_manager(api, customer, staff["account_manager"])
     answer = submit(api, customerId=customer["id"], kind="NPS", score=3, comment="Slow delivery")
     assert answer["errors"] == []
     work_once(app)
@@ -333,7 +335,8 @@ def test_care_rules_are_listed_with_defaults_and_updates_are_checked(api):
            ("sla-warning", {"channel": "SMS"}, ("input.channel", "INVALID")),
            ("welcome", {"template": "Hi {{ customer.firstName"}, ("input.template", "INVALID")),
            ("welcome", {"template": "Your order {{ order.externalId }}"}, ("input.template", "INVALID")),
-           ("welcome", {"locale": "fr"}, ("input.template", "REQUIRED"))]
+           ("welcome", {"locale": "fr"}, ("input.template", "REQUIRED")),
+           ("welcome", {"locale": "x" * 36, "template": "Hi"}, ("input.locale", "INVALID"))]
     for key, fields, expected in bad:
         payload = set_rule(api, key, **fields)
         assert (payload["careRule"], [(e["field"], e["code"]) for e in payload["errors"]]) == (None, [expected])

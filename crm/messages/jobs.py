@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import extract, or_, select
@@ -16,6 +15,7 @@ from crm.db import get_session, transaction, utcnow
 from crm.enums import LifecycleStage, ServiceTier
 from crm.messages import delivery
 from crm.messages.care import schedule_care
+from crm.messages.policy import zone_of
 from crm.messages.settings import current_settings
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,6 @@ def on_service_tier_changed(payload: dict) -> str | None:
                  tier=payload["toTier"], program="service tier")
 
 
-def _local_today(customer: Customer, now: datetime) -> date:
-    try:
-        return now.astimezone(ZoneInfo(customer.timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return now.astimezone(timezone.utc).date()
-
-
 def _is_birthday(birthday: date, today: date) -> bool:
     if (birthday.month, birthday.day) == (today.month, today.day):
         return True
@@ -98,7 +91,7 @@ def send_birthday_greetings(now: datetime | None = None) -> int:
     bonus = int(current_app.config.get("LOYALTY_BIRTHDAY_POINTS") or 0)
     greeted = 0
     for customer_id, birthday, zone in candidates.all():
-        today = _local_today(Customer(timezone=zone), now)
+        today = now.astimezone(zone_of(zone)).date()
         if not _is_birthday(birthday, today):
             continue
         with transaction(session):

@@ -10,7 +10,7 @@ Notifications to staff about a customer skip 2-4: they are work, not marketing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select
@@ -46,6 +46,14 @@ def has_consent(session: Session, customer_id, channel: Channel) -> bool:
                                                              Consent.channel == channel)))
 
 
+def zone_of(name: str | None) -> tzinfo:
+    """A customer's timezone; an unknown name (validated on write, so only legacy data) counts as UTC."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
 def quiet_until(now: datetime, zone: str, start: time, end: time) -> datetime | None:
     """The end of the quiet period ``now`` falls in, in UTC, or None outside quiet hours.
 
@@ -53,10 +61,7 @@ def quiet_until(now: datetime, zone: str, start: time, end: time) -> datetime | 
     the day after a daylight-saving change too (and a wall time the change skips lands just after it)."""
     if start == end:
         return None
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = timezone.utc
+    tz = zone_of(zone)
     local = now.astimezone(tz)
     clock = local.time().replace(tzinfo=None)
     if start < end:

@@ -18,10 +18,9 @@ from crm.customers.models import Customer
 from crm.customers.services import require_customer
 from crm.db import transaction, utcnow
 from crm.enums import Channel, Role
-from crm.errors import DomainError, Forbidden, Invalid, NotFound
+from crm.errors import DomainError, Forbidden, Invalid
 from crm.messages import policy, templates
 from crm.messages.models import (
-    PENDING,
     SENDABLE_CHANNELS,
     Message,
     MessagePurpose,
@@ -162,24 +161,6 @@ def retry_failed(session: Session, *, trigger_prefix: str | None = None, since: 
             status=MessageStatus.QUEUED, attempts=0, scheduled_for=now, enqueued_at=None, claimed_at=None,
             updated_at=now).execution_options(synchronize_session=False))
     return result.rowcount
-
-
-def cancel_pending(session: Session, *, dedupe_prefix: str, reason: str, now: datetime | None = None) -> int:
-    """Withdraw every message not yet sent whose dedupe key starts with the prefix (helper: no commit).
-    A message a worker has claimed is past withdrawing."""
-    now = now or utcnow()
-    result = session.execute(update(Message).where(
-        Message.dedupe_key.startswith(dedupe_prefix, autoescape=True), Message.status.in_(PENDING),
-        Message.claimed_at.is_(None)).values(status=MessageStatus.CANCELLED, last_error=reason, updated_at=now)
-        .execution_options(synchronize_session=False))
-    return result.rowcount
-
-
-def require_message(session: Session, message_id: uuid.UUID) -> Message:
-    message = session.get(Message, message_id)
-    if message is None:
-        raise NotFound("No message has this id.", "id")
-    return message
 
 
 def move_messages(session: Session, primary: Customer, duplicate: Customer) -> None:
