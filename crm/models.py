@@ -14,6 +14,7 @@ from crm.customers.models import (  # noqa: F401
 from crm.db import Base  # noqa: F401
 from crm.messages.models import CareRuleSetting, Message, PeriodicRun  # noqa: F401
 from crm.outbox import OutboxEntry  # noqa: F401
+from journeys.campaigns.models import Campaign, CampaignEntry, CampaignRun, CampaignStepRun  # noqa: F401
 from crm.segments.models import (  # noqa: F401
     Segment,
     SegmentMembership,

@@ -35,9 +35,9 @@ PERIODIC_JOBS: list[tuple[str, str, str]] = [
     ("inactivity", "crm.customers.jobs.apply_inactivity", "INACTIVITY_INTERVAL"),
     ("birthdays", "crm.messages.jobs.send_birthday_greetings", "BIRTHDAYS_INTERVAL"),
 ]
-# Run in every maintenance round of `crm worker` (and each round of the embedded worker), not through
-# the queue: they are what moves work onto the queue.
-ROUND_JOBS = ("outbox-relay", "messages-dispatch")
+# Run in every maintenance round of `crm worker` (and each round of the embedded worker), in this order,
+# not through the queue: they are what moves work onto the queue. Domains insert theirs at composition.
+ROUND_JOBS = ["outbox-relay", "messages-dispatch"]
 
 
 def init_app(app: Flask) -> None:
@@ -162,10 +162,11 @@ def _import(path: str):
 
 
 def run_round_jobs(app: Flask) -> None:
-    """The outbox relay and the message dispatcher, every round."""
+    """The outbox relay, then each domain's round job (campaign planning, the message dispatcher)."""
     relay_outbox(app, drain=True)
-    from crm.messages.jobs import dispatch_due
-    dispatch_due()
+    for name in ROUND_JOBS:
+        if name != "outbox-relay":
+            _import(periodic_job(name)[1])()
 
 
 def run_periodic_jobs(app: Flask) -> list[str]:

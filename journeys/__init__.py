@@ -30,6 +30,8 @@ def init_app(app) -> None:
     events.subscribe("message.sent", "journeys.care.on_message_sent", queue="messages",
                      match={"trigger": care.FOLLOW_UP_TRIGGER})
     SEND_GUARDS[care.FOLLOW_UP_TRIGGER] = care.follow_up_still_due
+    from journeys import campaigns
+    campaigns.init_app(app)
     from journeys.cli import import_group, journeys_group
     from journeys.reports import blueprint
 

@@ -23,6 +23,7 @@ def init_app(app) -> None:
     events.subscribe("case.compensation_granted", "loyalty.jobs.credit_case_compensation")  # idempotent
     events.subscribe("loyalty.tier_changed", "loyalty.care.on_tier_changed", queue="messages")
     events.subscribe("customer.birthday", "loyalty.care.on_birthday")  # idempotent: the key holds the year
+    events.subscribe("campaign.points_granted", "loyalty.jobs.grant_campaign_points")  # idempotent: its key
     from crm.messages.templates import CONTEXT_PROVIDERS
     from loyalty.care import template_context
     if template_context not in CONTEXT_PROVIDERS:

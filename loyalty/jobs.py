@@ -56,3 +56,18 @@ def credit_case_compensation(payload: dict) -> str | None:
                                           points=int(payload["points"]), reason=payload.get("reason") or "",
                                           actor="system")
     return str(result.entry.id)
+
+
+def grant_campaign_points(payload: dict) -> str | None:
+    """A campaign's points bonus ("campaign.points_granted"); its idempotency key names the campaign, the
+    step and the entry, so the bonus is credited once however often the event is delivered."""
+    session = get_session()
+    customer = session.get(Customer, uuid.UUID(payload["customerId"]))
+    while customer is not None and customer.merged_into_id is not None:
+        customer = session.get(Customer, customer.merged_into_id)
+    if customer is None:
+        return None
+    result = services.earn_points(session, customer_id=customer.id, points=int(payload["points"]),
+                                  reason=payload["reason"], idempotency_key=payload["idempotencyKey"],
+                                  actor="campaign")
+    return str(result.entry.id)

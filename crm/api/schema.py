@@ -9,6 +9,9 @@ from crm.auth.gql.queries import AuthQueries
 from crm.customers.gql.mutations import CustomerMutations
 from crm.customers.gql.queries import CustomerQueries
 from crm.enums import Role
+from journeys.campaigns.gql import types as campaign_types
+from journeys.campaigns.gql.mutations import CampaignMutations
+from journeys.campaigns.gql.queries import CampaignQueries
 from journeys.gql import types as journey_types
 from journeys.gql.mutations import JourneyMutations
 from journeys.gql.queries import JourneyQueries
@@ -23,14 +26,14 @@ from crm.segments.gql.mutations import SegmentMutations
 from crm.segments.gql.queries import SegmentQueries
 
 
-class Query(CustomerQueries, SegmentQueries, JourneyQueries, LoyaltyQueries, MessageQueries, AuthQueries,
-            graphene.ObjectType):
+class Query(CustomerQueries, SegmentQueries, JourneyQueries, LoyaltyQueries, MessageQueries, CampaignQueries,
+            AuthQueries, graphene.ObjectType):
     node = relay.Node.Field(description="Any object by its global id. " + roles_text(tuple(Role))
                             + " Objects the token may not see resolve to null.")
 
 
 class Mutation(CustomerMutations, SegmentMutations, JourneyMutations, LoyaltyMutations, MessageMutations,
-               graphene.ObjectType):
+               CampaignMutations, graphene.ObjectType):
     pass
 
 
@@ -39,7 +42,7 @@ def build_schema() -> graphene.Schema:
         query=Query, mutation=Mutation,
         types=[journey_types.Touchpoint, journey_types.Interaction, journey_types.Case, journey_types.SurveyResponse,
                segment_types.Segment, loyalty_types.LedgerEntry, loyalty_types.Reward,
-               loyalty_types.RewardRedemption, message_types.Message],
+               loyalty_types.RewardRedemption, message_types.Message, campaign_types.Campaign],
     )
 
 

@@ -33,9 +33,29 @@ log = logging.getLogger(__name__)
 outcomes = logging.getLogger("crm.messages.sent")  # with the log provider's SENT lines: one log of what happened
 DISPATCH_BATCH = 1000
 
-# Per trigger, a check at send time that the reason for the message still holds:
-# fn(session, message) -> None to send, or why to cancel it (a case reopened before its follow-up).
-SEND_GUARDS: dict[str, Callable[[Session, Message], str | None]] = {}
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A guard's answer: not now; the message waits (SCHEDULED) until ``until``."""
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    """A guard's answer: this message can never be sent (its template does not render)."""
+    reason: str
+
+
+# Per trigger ("care:case-follow-up") or trigger family ("campaign:"), a check at send time that the
+# reason for the message still holds: fn(session, message) -> None to send (it may finish the message's
+# text), a reason to cancel it (a case reopened before its follow-up), a Hold or a Fail.
+SEND_GUARDS: dict[str, Callable[[Session, Message], "str | Hold | Fail | None"]] = {}
+
+
+def _guard_of(trigger: str):
+    return SEND_GUARDS.get(trigger) or SEND_GUARDS.get(trigger.partition(":")[0] + ":")
 
 
 @dataclass(frozen=True)
@@ -139,10 +159,17 @@ def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageS
             return message.status  # rescheduled meanwhile; the dispatcher brings it back when due
         if message.claimed_at is not None and message.claimed_at >= now - settings.claim_lease:
             return message.status  # another worker is sending it right now
-        guard = SEND_GUARDS.get(message.trigger)
-        reason = guard(session, message) if guard else None
-        if reason:
-            _close(session, message, MessageStatus.CANCELLED, now, error=reason)
+        guard = _guard_of(message.trigger)
+        answer = guard(session, message) if guard else None
+        if isinstance(answer, Hold):
+            _hold(message, answer.until)
+            outcomes.info("HELD %s [%s] %s", message.id, message.trigger, answer.reason)
+            return message.status
+        if isinstance(answer, Fail):
+            _close(session, message, MessageStatus.FAILED, now, error=answer.reason)
+            return message.status
+        if answer:
+            _close(session, message, MessageStatus.CANCELLED, now, error=answer)
             return message.status
         staff_email = session.scalar(select(StaffUser.email).where(StaffUser.id == message.staff_user_id)) \
             if message.staff_user_id else None
@@ -152,8 +179,7 @@ def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageS
             outcomes.info("SUPPRESSED %s [%s] %s", message.id, message.trigger, verdict.reason)
             return message.status
         if verdict.action == "RESCHEDULE":
-            message.status, message.scheduled_for = MessageStatus.SCHEDULED, verdict.until
-            message.enqueued_at = message.claimed_at = None
+            _hold(message, verdict.until)
             outcomes.info("HELD %s [%s] quiet hours where the customer lives, until %s", message.id, message.trigger,
                           verdict.until.isoformat(timespec="minutes"))
             return message.status
@@ -161,6 +187,11 @@ def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageS
         return Claim(claimed_at=now, attempts=message.attempts, envelope=providers.Envelope(
             message_id=str(message.id), channel=message.channel, address=verdict.address, subject=message.subject,
             body=message.body, trigger=message.trigger, customer_id=str(message.customer_id)))
+
+
+def _hold(message: Message, until: datetime) -> None:
+    message.status, message.scheduled_for = MessageStatus.SCHEDULED, until
+    message.enqueued_at = message.claimed_at = None
 
 
 def _close(session: Session, message: Message, status: MessageStatus, now: datetime, *,

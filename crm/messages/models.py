@@ -43,6 +43,7 @@ class Message(Base):
         Index("ix_message_customer_created", "customer_id", "created_at", "id"),
         Index("ix_message_due", "status", "scheduled_for"),
         Index("ix_message_created", "created_at", "id"),
+        Index("ix_message_trigger_status", "trigger", "status"),   # a campaign's messages (pause, cancel)
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -51,7 +51,7 @@ def apply_changes(session: Session, segment: Segment, *, joined: list[uuid.UUID]
             {"segment_id": segment.id, "customer_id": cid, "joined_at": at} for cid in chunk])
         _history(session, segment.id, chunk, MembershipChangeKind.JOINED, reason, actor, at)
         events.emit(session, "segment.joined", segmentId=str(segment.id), customerIds=[str(c) for c in chunk],
-                    reason=reason)
+                    reason=reason, at=at.isoformat())
     for chunk in _chunks(left):
         session.execute(delete(SegmentMembership).where(SegmentMembership.segment_id == segment.id,
                                                         SegmentMembership.customer_id.in_(chunk)))

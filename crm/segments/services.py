@@ -156,12 +156,17 @@ def delete_segment(session: Session, *, segment_id: uuid.UUID, actor: str | None
     """Delete a segment and its memberships. Refused while another segment or a tier rule reads it."""
     with transaction(session):
         segment = _locked(session, segment_id)
-        readers = _readers(session, segment.id)
+        readers = _readers(session, segment.id) + [name for provider in SEGMENT_USERS
+                                                   for name in provider(session, segment.id)]
         if readers:
             raise Invalid(f"Rules still read this segment: {', '.join(sorted(readers))}.", "id")
         session.delete(segment)
         events.emit(session, "segment.deleted", segmentId=str(segment.id), name=segment.name)
     return segment
+
+
+# Other domains that use segments (campaign audiences and triggers): fn(session, segment_id) -> names.
+SEGMENT_USERS: list = []
 
 
 def _readers(session: Session, segment_id: uuid.UUID) -> list[str]:

@@ -1,0 +1,192 @@
+"""Campaign mutations: parse, call one service, shape the payload."""
+from __future__ import annotations
+
+import graphene
+
+from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.ids import parse_id
+from crm.api.mutations import BaseMutation
+from crm.api.scalars import JSON, DateTime
+from crm.messages.gql.types import MessagePurpose
+from journeys.campaigns import services
+from journeys.campaigns.gql.types import (
+    CAMPAIGN_WRITERS,
+    Campaign,
+    CampaignFrequency,
+    CampaignReentry,
+    CampaignScheduleKind,
+    CampaignStepType,
+    CampaignTriggerKind,
+    Weekday,
+)
+
+
+class CampaignErrorCode(graphene.Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_STATUS = "INVALID_STATUS"
+    CAMPAIGN_FINISHED = "CAMPAIGN_FINISHED"
+
+
+class CampaignError(graphene.ObjectType):
+    field = graphene.String()
+    message = graphene.String(required=True)
+    code = graphene.Field(CampaignErrorCode, required=True)
+
+
+class CampaignPayload(graphene.ObjectType):
+    campaign = graphene.Field(Campaign)
+    errors = graphene.List(graphene.NonNull(CampaignError), required=True)
+
+
+class CampaignAudienceInput(graphene.InputObjectType):
+    segment_id = graphene.ID()
+    lifecycle_stages = graphene.List(graphene.NonNull(LifecycleStage))
+    service_tiers = graphene.List(graphene.NonNull(ServiceTier))
+    loyalty_tiers = graphene.List(graphene.NonNull(graphene.String))
+
+
+class CampaignScheduleInput(graphene.InputObjectType):
+    kind = graphene.Field(CampaignScheduleKind, required=True)
+    at = DateTime(description="ONCE: one instant for everyone.")
+    local_date = graphene.String(description="ONCE: YYYY-MM-DD on each customer's calendar (or timezone's).")
+    local_time = graphene.String(description='"HH:MM" on each customer\'s wall clock (or timezone\'s).')
+    frequency = graphene.Field(CampaignFrequency, description="RECURRING: DAILY, WEEKLY, MONTHLY or CRON.")
+    weekdays = graphene.List(graphene.NonNull(Weekday), description="WEEKLY: the days.")
+    day_of_month = graphene.Int(description="MONTHLY: 1..31 (months without that day are skipped).")
+    cron = graphene.String(description="CRON: five fields, on the wall clock of each customer (or timezone).")
+    timezone = graphene.String(description="One wall clock for everyone (IANA name); omit for each customer's own.")
+    starts_on = graphene.String()
+    ends_on = graphene.String()
+
+
+class CampaignTriggerInput(graphene.InputObjectType):
+    kind = graphene.Field(CampaignTriggerKind, required=True)
+    stage = graphene.Field(LifecycleStage, description="STAGE_ENTERED")
+    segment_id = graphene.ID(description="SEGMENT_JOINED")
+    loyalty_tier = graphene.String(description="LOYALTY_TIER_REACHED: the tier key")
+    days = graphene.Int(description="NO_ORDER_FOR: days since the last order (or sign-up)")
+    delay_seconds = graphene.Int(description="After the trigger, before the first step.")
+
+
+class CampaignContentInput(graphene.InputObjectType):
+    channel = graphene.Field(Channel, required=True)
+    locale = graphene.String(description="Omit for the channel's default template.")
+    template = graphene.String(required=True, description="Jinja2 over customer, loyalty, campaign and now; a "
+                                                          "first line 'Subject: ...' is an email's subject.")
+
+
+class CampaignStepInput(graphene.InputObjectType):
+    key = graphene.String(required=True)
+    type = graphene.Field(CampaignStepType, required=True)
+    content = graphene.List(graphene.NonNull(CampaignContentInput))
+    wait_seconds = graphene.Int()
+    wait_until_local_time = graphene.String()
+    rule = graphene.Field(JSON)
+    if_true = graphene.String()
+    if_false = graphene.String()
+    stage = graphene.Field(LifecycleStage)
+    tier_pin = graphene.Field(ServiceTier)
+    points = graphene.Int()
+    points_reason = graphene.String()
+
+
+class CampaignInput(graphene.InputObjectType):
+    name = graphene.String()
+    description = graphene.String()
+    purpose = graphene.Field(MessagePurpose, description="CAMPAIGN (default) or TRANSACTIONAL (ADMIN only: no "
+                                                         "consent needed).")
+    audience = graphene.Field(CampaignAudienceInput)
+    schedule = graphene.Field(CampaignScheduleInput)
+    trigger = graphene.Field(CampaignTriggerInput)
+    steps = graphene.List(graphene.NonNull(CampaignStepInput))
+    exit_on_order = graphene.Boolean(description="An order takes the customer out at any step.")
+    exit_rule = graphene.Field(JSON, description="A segments rule; a customer matching it leaves at their next step.")
+    reentry = graphene.Field(CampaignReentry)
+    cooldown_seconds = graphene.Int()
+    conversion_window_seconds = graphene.Int()
+
+
+def _values(input) -> dict:
+    return {key: input[key] for key in input}
+
+
+def _id(value) -> object:
+    return parse_id(value, "Campaign", "id")
+
+
+class CampaignCreate(BaseMutation):
+    """Write a DRAFT campaign."""
+
+    class Arguments:
+        input = CampaignInput(required=True)
+
+    class Meta:
+        output = CampaignPayload
+        permissions = CAMPAIGN_WRITERS
+
+    @classmethod
+    def perform(cls, info, input):
+        viewer = info.context.viewer
+        campaign = services.create_campaign(info.context.session, values=_values(input), actor=viewer.actor,
+                                            actor_role=viewer.role)
+        return CampaignPayload(campaign=campaign, errors=[])
+
+
+class CampaignUpdate(BaseMutation):
+    """Change a campaign that has not finished; only the fields given. A new schedule plans from now on
+    and never sends twice in one period."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = CampaignInput(required=True)
+
+    class Meta:
+        output = CampaignPayload
+        permissions = CAMPAIGN_WRITERS
+
+    @classmethod
+    def perform(cls, info, id, input):
+        viewer = info.context.viewer
+        campaign = services.update_campaign(info.context.session, campaign_id=_id(id), values=_values(input),
+                                            actor=viewer.actor, actor_role=viewer.role)
+        return CampaignPayload(campaign=campaign, errors=[])
+
+
+def _lifecycle(name: str, doc: str, call):
+    def perform(cls, info, id):
+        viewer = info.context.viewer
+        campaign = call(info.context.session, campaign_id=_id(id), viewer=viewer)
+        return CampaignPayload(campaign=campaign, errors=[])
+
+    return type(name, (BaseMutation,), {
+        "__doc__": doc, "Arguments": type("Arguments", (), {"id": graphene.ID(required=True)}),
+        "Meta": type("Meta", (), {"output": CampaignPayload, "permissions": CAMPAIGN_WRITERS}),
+        "perform": classmethod(perform)})
+
+
+CampaignSchedule = _lifecycle(
+    "CampaignSchedule", "DRAFT -> RUNNING: plan its schedule, or listen for its trigger, from now on.",
+    lambda s, campaign_id, viewer: services.schedule_campaign(s, campaign_id=campaign_id, actor=viewer.actor,
+                                                              actor_role=viewer.role))
+CampaignPause = _lifecycle(
+    "CampaignPause", "Stop planning, entering and sending within seconds; unsent messages wait.",
+    lambda s, campaign_id, viewer: services.pause_campaign(s, campaign_id=campaign_id, actor=viewer.actor))
+CampaignResume = _lifecycle(
+    "CampaignResume", "Continue where it stopped.",
+    lambda s, campaign_id, viewer: services.resume_campaign(s, campaign_id=campaign_id, actor=viewer.actor,
+                                                            actor_role=viewer.role))
+CampaignCancel = _lifecycle(
+    "CampaignCancel", "Final: cancel every active entry and withdraw every message not yet sent.",
+    lambda s, campaign_id, viewer: services.cancel_campaign(s, campaign_id=campaign_id, actor=viewer.actor))
+
+
+class CampaignMutations(graphene.ObjectType):
+    campaign_create = CampaignCreate.Field()
+    campaign_update = CampaignUpdate.Field()
+    campaign_schedule = CampaignSchedule.Field()
+    campaign_pause = CampaignPause.Field()
+    campaign_resume = CampaignResume.Field()
+    campaign_cancel = CampaignCancel.Field()
