@@ -92,3 +92,9 @@ def step_runs(app, campaign_id: str) -> list[CampaignStepRun]:
 def row(app, campaign_id: str) -> Campaign:
     with app.extensions["crm.sessionmaker"]() as session:
         return session.get(Campaign, raw_id(campaign_id))
+
+
+def run_jobs(app) -> None:
+    """Run the jobs waiting in Redis (event subscribers) with a burst worker, without a maintenance round."""
+    from crm.queue import make_worker
+    make_worker(app, embedded=True).work(burst=True, logging_level="WARNING")

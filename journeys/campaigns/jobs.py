@@ -45,11 +45,12 @@ def _when(payload: dict) -> datetime:
     return datetime.fromisoformat(payload["at"]) if payload.get("at") else utcnow()
 
 
-def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, happened_at: datetime) -> int:
+def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, happened_at: datetime,
+                      now: datetime | None) -> int:
     """Enter the customers into every running campaign listening for this trigger. A trigger older than
     its delay plus MESSAGES_STALE_AFTER (replayed history, an import) enters no one."""
     session = get_session()
-    now = utcnow()
+    now = now or utcnow()
     stale_after = current_settings().stale_after
     ids = [uuid.UUID(c) for c in customer_ids]
     campaigns = session.scalars(select(Campaign.id).where(Campaign.status == CampaignStatus.RUNNING,
@@ -68,20 +69,20 @@ def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, hap
     return entered
 
 
-def on_stage_changed(payload: dict) -> int:
+def on_stage_changed(payload: dict, now: datetime | None = None) -> int:
     return _enter_on_trigger("STAGE_ENTERED", lambda t: t["stage"] == payload["toStage"], [payload["customerId"]],
-                             f"stage:{payload['transitionId']}", _when(payload))
+                             f"stage:{payload['transitionId']}", _when(payload), now)
 
 
-def on_segment_joined(payload: dict) -> int:
+def on_segment_joined(payload: dict, now: datetime | None = None) -> int:
     return _enter_on_trigger("SEGMENT_JOINED", lambda t: t["segmentId"] == payload["segmentId"],
                              payload["customerIds"], f"segment:{payload['segmentId']}:{payload.get('at')}",
-                             _when(payload))
+                             _when(payload), now)
 
 
-def on_loyalty_tier_changed(payload: dict) -> int:
+def on_loyalty_tier_changed(payload: dict, now: datetime | None = None) -> int:
     return _enter_on_trigger("LOYALTY_TIER_REACHED", lambda t: t["loyaltyTier"] == payload["toTier"],
-                             [payload["customerId"]], f"tier:{payload['changeId']}", _when(payload))
+                             [payload["customerId"]], f"tier:{payload['changeId']}", _when(payload), now)
 
 
 def on_order_recorded(payload: dict) -> dict:

@@ -10,7 +10,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, new_id, utcnow
@@ -44,12 +44,13 @@ class Campaign(Base):
     status: Mapped[CampaignStatus] = mapped_column(enum_column(CampaignStatus), default=CampaignStatus.DRAFT)
     purpose: Mapped[MessagePurpose] = mapped_column(enum_column(MessagePurpose))
     audience: Mapped[dict] = mapped_column(default=dict)
-    schedule: Mapped[dict | None]
-    trigger: Mapped[dict | None]
+    # SQL NULL, not JSON null, when absent: "has a schedule" is a plain IS NOT NULL.
+    schedule: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    trigger: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     trigger_kind: Mapped[str | None] = mapped_column(String(32))   # copied out of ``trigger`` to find listeners
     steps: Mapped[list] = mapped_column(default=list)
     exit_on_order: Mapped[bool] = mapped_column(default=False)
-    exit_rule: Mapped[dict | None]
+    exit_rule: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     reentry: Mapped[str] = mapped_column(String(16), default="NEVER")   # NEVER | COOLDOWN
     cooldown_seconds: Mapped[int] = mapped_column(Integer, default=0)
     conversion_window_seconds: Mapped[int] = mapped_column(Integer, default=7 * 86400)

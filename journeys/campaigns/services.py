@@ -205,11 +205,12 @@ def resume_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | No
 
 def cancel_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | None,
                     now: datetime | None = None) -> Campaign:
-    """Final: every active entry is cancelled and every message not yet sent is withdrawn."""
+    """Final: every active entry is cancelled and every message not yet sent is withdrawn (a COMPLETED
+    campaign may still have messages waiting, for quiet hours say)."""
     now = now or utcnow()
     with transaction(session):
         campaign = _locked(session, campaign_id)
-        if campaign.status not in EDITABLE:
+        if campaign.status == CampaignStatus.CANCELLED:
             raise DomainError("INVALID_STATUS", f"A {campaign.status.value} campaign cannot be cancelled.", "id")
         campaign.status, campaign.finished_at, campaign.updated_by, campaign.updated_at = \
             CampaignStatus.CANCELLED, now, actor, now
