@@ -111,7 +111,7 @@ class Meter:
 
     def __init__(self, engine):
         self.engine, self.statements, self.commits, self.sql_s = engine, 0, 0, 0.0
-        self.kinds: dict[str, int] = {}
+        self.kinds: dict[str, list] = {}   # statement kind: [count, seconds, [seconds of each]]
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
         event.listen(engine, "commit", self._commit)
@@ -125,16 +125,14 @@ class Meter:
         conn.info["bench_t"] = time.perf_counter()
 
     def _after(self, conn, cursor, statement, params, context, executemany):
-        self.sql_s += time.perf_counter() - conn.info.pop("bench_t", time.perf_counter())
+        spent = time.perf_counter() - conn.info.pop("bench_t", time.perf_counter())
+        self.sql_s += spent
         self.statements += 1
-        words = statement.split(None, 3)
-        kind = " ".join(words[:3] if words[0] in ("INSERT", "DELETE") else words[:1])
-        if words[0] == "UPDATE":
-            kind = f"UPDATE {words[1]}"
-        elif words[0] == "SELECT":
-            kind = "SELECT" + (" FOR UPDATE" if " FOR UPDATE" in statement else
-                               " FOR SHARE" if " FOR SHARE" in statement else "")
-        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        kind = _kind(statement)
+        counts = self.kinds.setdefault(kind, [0, 0.0, []])
+        counts[0] += 1
+        counts[1] += spent
+        counts[2].append(spent)
 
     def _commit(self, conn):
         self.commits += 1
@@ -147,7 +145,26 @@ class Meter:
         seconds = time.perf_counter() - self.wall
         return {"rows": rows, "seconds": seconds, "per_s": rows / seconds, "statements": self.statements,
                 "commits": self.commits, "sql_s": self.sql_s, "client_cpu_s": time.process_time() - self.cpu,
-                "kinds": dict(sorted(self.kinds.items(), key=lambda kv: -kv[1]))}
+                "kinds": {k: {"count": c, "seconds": s, "ms_first_tenth": _tenth(each, 0),
+                              "ms_last_tenth": _tenth(each, -1)}
+                          for k, (c, s, each) in sorted(self.kinds.items(), key=lambda kv: -kv[1][1])}}
+
+
+def _kind(statement: str) -> str:
+    """"SELECT customer", "SELECT campaign_entry FOR UPDATE", "INSERT INTO message", "UPDATE message"."""
+    words = statement.split()
+    if words[0] == "SELECT":
+        table = words[words.index("FROM") + 1] if "FROM" in words else ""
+        lock = " FOR UPDATE" if " FOR UPDATE" in statement else " FOR SHARE" if " FOR SHARE" in statement else ""
+        return f"SELECT {table}{lock}"
+    return " ".join(words[:3] if words[0] in ("INSERT", "DELETE") else words[:2])
+
+
+def _tenth(values: list[float], end: int) -> float:
+    """Mean milliseconds over the first (end=0) or last (end=-1) tenth of the statements of a kind."""
+    tenth = max(1, len(values) // 10)
+    part = values[:tenth] if end == 0 else values[-tenth:]
+    return 1000 * sum(part) / len(part)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -369,11 +386,11 @@ def main(argv=None) -> int:
     print(f"{n} customers in {len(ZONES)} timezones (inserted in {out['customers_s']:.1f} s); load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {total_s:.0f} s in all")
     print()
-    print(f"{f'campaign to {n} customers':<40}{'seconds':>8}{'rows/s':>9}{'vs base':>9}{'stmts':>8}{'commits':>8}"
+    print(f"{f'campaign to {n} customers':<46}{'seconds':>8}{'rows/s':>9}{'vs base':>9}{'stmts':>8}{'commits':>8}"
           f"{'in SQL s':>9}{'cpu s':>7}")
 
     def row(label, r, ratio=True, counts=True):
-        print(f"{label:<40}{r['seconds']:>8.2f}{r['per_s']:>9.0f}"
+        print(f"{label:<46}{r['seconds']:>8.2f}{r['per_s']:>9.0f}"
               + (f"{r['seconds'] / base:>8.2f}x" if ratio else f"{'':>9}")
               + (f"{r['statements']:>8}{r['commits']:>8}{r['sql_s']:>9.2f}" if counts else f"{'':>25}")
               + f"{r['client_cpu_s']:>7.2f}")
@@ -384,13 +401,17 @@ def main(argv=None) -> int:
     row("fan-out: dispatch_due (jobs)", out["fan-out"])
     fo = out["fan-out"]
     label = f"  of which in enqueue_many ({fo['enqueue_calls']} calls)"
-    print(f"{label:<40}{fo['enqueue_many_s']:>8.2f}{'':>9}{fo['enqueue_many_s'] / base:>8.2f}x")
+    print(f"{label:<46}{fo['enqueue_many_s']:>8.2f}{'':>9}{fo['enqueue_many_s'] / base:>8.2f}x")
     row("total: plan + advance + fan-out", total)
     calls = out["planning"]["calls_ms"]
     print(f"plan_due per instant: {min(calls):.0f}-{max(calls):.0f} ms (first {calls[0]:.0f}, last {calls[-1]:.0f})")
+    print()
+    print(f"{'statements by kind':<46}{'count':>8}{'seconds':>9}{'ms each, first/last tenth':>28}")
     for phase in PHASES:
-        kinds = ", ".join(f"{k} {v}" for k, v in out[phase]["kinds"].items())
-        print(f"{phase} statements: {kinds}")
+        print(f"{phase}:")
+        for kind, k in out[phase]["kinds"].items():
+            print(f"  {kind:<44}{k['count']:>8}{k['seconds']:>9.2f}"
+                  f"{k['ms_first_tenth']:>14.1f} / {k['ms_last_tenth']:.1f}")
     print()
     all_ok = True
     for name, ok, detail in checks:

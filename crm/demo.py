@@ -537,6 +537,8 @@ class _Seeder:
         rfm.refresh_all(self.session)
         seed_segments(self.session)
         seed_care(self.session)
+        from crm.demo_campaigns import seed_campaigns
+        seed_campaigns(self.session, IMPORT_ACTOR)
         self.ensure_staff(include_admin=True)
 
 

@@ -157,3 +157,42 @@ def test_the_demo_sends_a_care_message_within_one_worker_round_of_an_order(app, 
         check_ins = session.execute(select(Message.trigger, Message.status).where(
             Message.body.contains("walk-in-1"))).all()
     assert [(trigger, status.value) for trigger, status in check_ins] == [("care:post-purchase", "SENT")]
+
+
+def test_the_demo_runs_a_welcome_journey_and_a_win_back_campaign_whose_sends_are_logged(app, runner, client, caplog):
+    from datetime import datetime, timezone
+
+    from crm.queue import run_periodic_jobs, work_once
+    from tests.test_messages import DAY_ZONE
+    app.config.update(MESSAGES_QUIET_START="00:00", MESSAGES_QUIET_END="00:00")   # any hour of the test run
+    token = run_demo(runner)
+    campaigns = graphql(client, token, "{ campaigns { edges { node { id name status trigger { kind } } } } }")
+    by_name = {e["node"]["name"]: e["node"] for e in campaigns["campaigns"]["edges"]}
+    assert {(n, c["status"], c["trigger"]["kind"]) for n, c in by_name.items()} == {
+        ("Welcome journey", "RUNNING", "STAGE_ENTERED"), ("Win-back", "RUNNING", "NO_ORDER_FOR")}
+
+    created = graphql(client, token, """mutation { customerCreate(input: {email: "newbie@demo.example",
+        firstName: "Nora", timezone: "%s"}) { customer { id } } }""" % DAY_ZONE)["customerCreate"]["customer"]
+    graphql(client, token, """mutation($id: ID!) { customerSetConsent(customerId: $id, channel: EMAIL, granted: true) {
+        errors { code } } }""", {"id": created["id"]})
+    graphql(client, token, """mutation($id: ID!, $at: DateTime!) { orderRecord(input: {customerId: $id,
+        externalId: "newbie-1", amount: "42.00", currency: "EUR", channel: WEB, occurredAt: $at}) {
+        errors { code } } }""", {"id": created["id"], "at": datetime.now(timezone.utc).isoformat()})
+    with caplog.at_level("INFO", logger="crm.messages.sent"):
+        run_periodic_jobs(app)   # the win-back's no-order check runs at a worker's start
+        for _ in range(4):
+            work_once(app)
+    lines = [r.getMessage() for r in caplog.records if r.name == "crm.messages.sent"]
+    welcome = f"campaign:{raw_id(by_name['Welcome journey']['id'])}"
+    win_back = f"campaign:{raw_id(by_name['Win-back']['id'])}"
+    assert any(line.startswith("SENT EMAIL to newbie@demo.example") and f"[{welcome}] Welcome, Nora" in line
+               for line in lines), lines
+    assert any(line.startswith("SENT ") and f"[{win_back}] We miss you" in line for line in lines), lines
+    results = graphql(client, token, """query($id: ID!) { campaign(id: $id) { results { entered sent } } }""",
+                      {"id": by_name["Win-back"]["id"]})["campaign"]["results"]
+    assert results["entered"] > 0 and results["sent"] > 0
+
+
+def raw_id(global_id: str):
+    from tests.helpers import raw_id as parse
+    return parse(global_id)

@@ -377,11 +377,12 @@ def test_subscribing_twice_delivers_once(app, ctx, subscriptions):
 # ---------------------------------------------------------------- 6. periodic jobs
 
 def test_periodic_jobs_start_once_per_interval(app):
-    # The relay and the dispatcher run every maintenance round instead; the rest through the queue.
+    # The relay, campaign planning and the dispatcher run every maintenance round, in that order; the rest
+    # through the queue.
     scheduled = [(name, interval) for name, _, interval in PERIODIC_JOBS if name not in ROUND_JOBS]
     names = [name for name, _ in scheduled]
     assert "rfm-refresh" in names and "inactivity" in names and "birthdays" in names
-    assert set(ROUND_JOBS) == {"outbox-relay", "messages-dispatch"}
+    assert ROUND_JOBS == ["outbox-relay", "campaigns", "messages-dispatch"]
 
     assert run_periodic_jobs(app) == names
     queue = get_queue("maintenance", app)

@@ -47,8 +47,9 @@ def _when(payload: dict) -> datetime:
 
 def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, happened_at: datetime,
                       now: datetime | None) -> int:
-    """Enter the customers into every running campaign listening for this trigger. A trigger older than
-    its delay plus MESSAGES_STALE_AFTER (replayed history, an import) enters no one."""
+    """Enter the customers into every running campaign listening for this trigger. A trigger from before
+    the campaign was scheduled, or older than its delay plus MESSAGES_STALE_AFTER (replayed history, an
+    import), enters no one."""
     session = get_session()
     now = now or utcnow()
     stale_after = current_settings().stale_after
@@ -59,7 +60,7 @@ def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, hap
     for campaign_id in campaigns:
         with transaction(session):
             campaign = planner._locked_running(session, campaign_id)
-            if campaign is None or not matches(campaign.trigger):
+            if campaign is None or not matches(campaign.trigger) or happened_at < campaign.scheduled_at:
                 continue
             due = happened_at + timedelta(seconds=campaign.trigger["delaySeconds"])
             if due < now - stale_after:
