@@ -204,3 +204,23 @@ def test_message_and_care_operations_work(api, app, client, tokens, portal_token
     changed = post(client, tokens["account_manager"], "care_rule_update", {
         "key": "post-purchase", "input": {"delaySeconds": 0}})["careRuleUpdate"]
     assert changed["errors"] == [] and changed["careRule"]["delaySeconds"] == 0
+
+
+def test_campaign_operations_work(api, client, tokens):
+    from tests.helpers import consenting_customer
+    ann = consenting_customer(api, email="ann@example.com", firstName="Ann", timezone="Asia/Tokyo")
+    created = post(client, tokens["marketer"], "campaign_create", {"input": {
+        "name": "Spring", "schedule": {"kind": "ONCE", "localDate": "2030-03-20", "localTime": "09:00"},
+        "steps": [{"key": "hello", "type": "SEND", "content": [{"channel": "EMAIL", "template": "Hi"}]}]}})
+    campaign = created["campaignCreate"]["campaign"]
+    assert created["campaignCreate"]["errors"] == [] and campaign["status"] == "DRAFT"
+    preview = post(client, tokens["marketer"], "campaign_preview", {"id": campaign["id"], "sampleSize": 3})
+    assert preview["campaignPreview"]["sample"] == [{"customer": {"id": ann["id"], "displayName": "Ann"},
+                                                     "channel": "EMAIL", "timezone": "Asia/Tokyo", "locale": None,
+                                                     "sendAt": "2030-03-20T00:00:00+00:00"}]
+    assert post(client, tokens["marketer"], "campaign_schedule", {"id": campaign["id"]})[
+        "campaignSchedule"]["campaign"]["status"] == "RUNNING"
+    assert post(client, tokens["marketer"], "campaign_pause", {"id": campaign["id"]})[
+        "campaignPause"]["campaign"]["status"] == "PAUSED"
+    results = post(client, tokens["account_manager"], "campaign_results", {"id": campaign["id"]})["campaign"]
+    assert results["results"]["entered"] == 0 and results["results"]["steps"][0]["key"] == "hello"
