@@ -128,6 +128,9 @@ def test_joins_and_leaves_emit_events_in_the_same_transaction(app, ctx, subscrip
     run_jobs(app, ctx)
     payloads = [e.args[0] for e in ctx.scalars(select(OutboxEntry).where(
         OutboxEntry.func == "tests.jobs_for_tests.record_event").order_by(OutboxEntry.id))]
+    from datetime import datetime
+    times = [datetime.fromisoformat(p.pop("at")) for p in payloads]   # when they joined / left
+    assert times[0] <= times[1] and times[0].tzinfo is not None
     assert payloads == [
         {"topic": "segment.joined", "segmentId": str(segment.id), "customerIds": [str(ann)],
          "reason": "rule: segment created"},

@@ -57,7 +57,7 @@ def apply_changes(session: Session, segment: Segment, *, joined: list[uuid.UUID]
                                                         SegmentMembership.customer_id.in_(chunk)))
         _history(session, segment.id, chunk, MembershipChangeKind.LEFT, reason, actor, at)
         events.emit(session, "segment.left", segmentId=str(segment.id), customerIds=[str(c) for c in chunk],
-                    reason=reason)
+                    reason=reason, at=at.isoformat())
     if joined or left:
         session.execute(update(Segment).where(Segment.id == segment.id)
                         .values(member_count=Segment.member_count + len(joined) - len(left))
