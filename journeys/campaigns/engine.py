@@ -262,17 +262,23 @@ class Journey:
     def _write(self) -> None:
         insert = _insert(self.session)
         if self.messages:
-            self.session.execute(insert(Message.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-                                 self.messages)
-            # A message written before (the same entry and step) is the one the step run points at.
-            stored = dict(self.session.execute(select(Message.dedupe_key, Message.id).where(
-                Message.dedupe_key.in_([m["dedupe_key"] for m in self.messages]))).all())
+            # RETURNING makes SQLAlchemy send multi-row INSERTs (not one statement per row) and tells
+            # which rows were written; a message written before (the same entry and step) is looked up.
+            table = Message.__table__
+            stored = dict(self.session.execute(
+                insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .returning(table.c.dedupe_key, table.c.id), self.messages).all())
+            earlier = [m["dedupe_key"] for m in self.messages if m["dedupe_key"] not in stored]
+            if earlier:
+                stored.update(self.session.execute(select(Message.dedupe_key, Message.id)
+                                                   .where(Message.dedupe_key.in_(earlier))).all())
             by_id = {m["id"]: stored[m["dedupe_key"]] for m in self.messages}
             for run in self.step_runs:
                 if run["message_id"] is not None:
                     run["message_id"] = by_id[run["message_id"]]
         if self.step_runs:
-            self.session.execute(insert(CampaignStepRun.__table__).on_conflict_do_nothing(
-                index_elements=["entry_id", "step_key"]), self.step_runs)
+            table = CampaignStepRun.__table__
+            self.session.execute(insert(table).on_conflict_do_nothing(index_elements=["entry_id", "step_key"])
+                                 .returning(table.c.id), self.step_runs).all()
         self.session.flush()
         self.messages, self.step_runs = [], []

@@ -18,10 +18,10 @@ from crm.segments.rules import compile_rule
 from journeys.campaigns.definition import audience_rule
 from journeys.campaigns.models import Campaign, CampaignEntry, CampaignStepRun, EntryStatus
 
-ONCE = "once"
+ONCE = "once"   # the entry key of every entry into a campaign that allows no re-entry
 # Leaving for these reasons withdraws the entry's messages not yet sent; an EXIT step or leaving the
 # audience ends the journey but lets what was already sent go out.
-WITHDRAWING = ("ORDER_PLACED", "EXIT_RULE", "CUSTOMER_MERGED", "CAMPAIGN_CANCELLED")   # the entry key of every entry into a campaign that allows no re-entry
+WITHDRAWING = ("ORDER_PLACED", "EXIT_RULE", "CUSTOMER_MERGED", "CAMPAIGN_CANCELLED")
 
 
 def _insert(session: Session):
