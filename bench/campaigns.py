@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Campaigns: planning a one-off "09:00 local" campaign to N customers in 20 timezones, and fanning it out.
 
-    python bench/campaigns.py [--customers N] [--quick] [--database-url URL] [--redis-url URL]
-                              [--keep] [--json]
+    python bench/campaigns.py [--customers N] [--quick] [--date YYYY-MM-DD] [--database-url URL]
+                              [--redis-url URL] [--keep] [--json]
 
 Creates its own PostgreSQL database (dropped at the end, even on failure, unless --keep), migrates it,
 inserts N customers by raw SQL, evenly over 20 IANA timezones, each with an email address and a granted
@@ -21,11 +21,15 @@ a campaign). It uses a real Redis database (--redis-url, flushed before, between
   fan-out    delivery.dispatch_due a minute later: every message QUEUED, one send job each in Redis
              (nothing is sent)
 
-Speed is reported as ratios to the baseline within the run. A cursor listener counts statements (and
-sums the time spent in them) per phase. The run FAILs only if the data is wrong afterwards: not exactly
-N entries (each at its zone's 09:00) and N completed, not N messages all QUEUED with one per customer,
-not N jobs in the `messages` queue whose ids are the messages' send jobs, or someone else flushed the
-Redis database meanwhile (the test suite picks db 1 + pid % 15: db 13 can clash).
+Speed is reported as ratios to the baseline within the run. A cursor listener counts statements per
+phase (`stmts`: cursor calls; `server`: statements PostgreSQL runs, since psycopg's executemany sends one
+per parameter set, pipelined), sums the time spent in them and, per kind of statement, the mean over
+the first and the last tenth and the slowest; `cpu s` is this process's CPU time.
+
+The run FAILs only if the data is wrong afterwards: not exactly N entries (each at its zone's 09:00)
+and N completed, not N messages all QUEUED with one per customer, not N jobs in the `messages` queue
+whose ids are the messages' send jobs, or someone else flushed the Redis database meanwhile (the test
+suite picks db 1 + pid % 15: db 13 can clash).
 """
 from __future__ import annotations
 
@@ -110,7 +114,7 @@ class Meter:
     """Statements, commits and time inside them, on the engine; wall and this process's CPU per phase."""
 
     def __init__(self, engine):
-        self.engine, self.statements, self.commits, self.sql_s = engine, 0, 0, 0.0
+        self.engine, self.statements, self.executions, self.commits, self.sql_s = engine, 0, 0, 0, 0.0
         self.kinds: dict[str, list] = {}   # statement kind: [count, seconds, [seconds of each]]
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
@@ -128,6 +132,9 @@ class Meter:
         spent = time.perf_counter() - conn.info.pop("bench_t", time.perf_counter())
         self.sql_s += spent
         self.statements += 1
+        # psycopg's executemany runs the statement once per parameter set (pipelined): the server
+        # executes that many statements.
+        self.executions += len(params) if executemany else 1
         kind = _kind(statement)
         counts = self.kinds.setdefault(kind, [0, 0.0, []])
         counts[0] += 1
@@ -138,15 +145,15 @@ class Meter:
         self.commits += 1
 
     def start(self):
-        self.statements, self.commits, self.sql_s, self.kinds = 0, 0, 0.0, {}
+        self.statements, self.executions, self.commits, self.sql_s, self.kinds = 0, 0, 0, 0.0, {}
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
     def stop(self, rows: int) -> dict:
         seconds = time.perf_counter() - self.wall
         return {"rows": rows, "seconds": seconds, "per_s": rows / seconds, "statements": self.statements,
-                "commits": self.commits, "sql_s": self.sql_s, "client_cpu_s": time.process_time() - self.cpu,
+                "executions": self.executions, "commits": self.commits, "sql_s": self.sql_s, "client_cpu_s": time.process_time() - self.cpu,
                 "kinds": {k: {"count": c, "seconds": s, "ms_first_tenth": _tenth(each, 0),
-                              "ms_last_tenth": _tenth(each, -1)}
+                              "ms_last_tenth": _tenth(each, -1), "ms_max": 1000 * max(each)}
                           for k, (c, s, each) in sorted(self.kinds.items(), key=lambda kv: -kv[1][1])}}
 
 
@@ -290,9 +297,9 @@ def verify(app, engine, redis, n: int, local_date: date, campaign_id, checks: li
             {"c": campaign_id}).one()
         expected_jobs = {send_job_id(i, a) for i, a in conn.execute(text("SELECT id, attempts FROM message"))}
     checks.append(("exactly N entries, one per customer, all COMPLETED",
-                   tuple(entries) == (n, n, n), f"{entries[0]} entries, {entries[1]} completed, "
-                                                f"{entries[2]} customers"))
-    wrong = [z for z, count, lo, hi in by_zone if lo != instants[z] or hi != instants[z]]
+                   tuple(entries) == (n, n, n),
+                   f"{entries[0]} entries, {entries[1]} completed, {entries[2]} customers"))
+    wrong = [z for z, _count, lo, hi in by_zone if lo != instants[z] or hi != instants[z]]
     checks.append(("each zone's customers entered at its local 09:00, one run per zone, none skipped",
                    not wrong and tuple(runs) == (len(ZONES), n, 0),
                    f"{runs[0]} runs, {runs[1]} entered by them, {runs[2]} skipped"
@@ -376,7 +383,7 @@ def main(argv=None) -> int:
     load_after, total_s = os.getloadavg(), time.perf_counter() - began
     base = out["baseline"]["seconds"]
     total = {key: sum(out[p][key] for p in PHASES)
-             for key in ("seconds", "statements", "commits", "sql_s", "client_cpu_s")}
+             for key in ("seconds", "statements", "executions", "commits", "sql_s", "client_cpu_s")}
     total.update(rows=n, per_s=n / total["seconds"])
     out["total"] = total
 
@@ -386,13 +393,14 @@ def main(argv=None) -> int:
     print(f"{n} customers in {len(ZONES)} timezones (inserted in {out['customers_s']:.1f} s); load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {total_s:.0f} s in all")
     print()
-    print(f"{f'campaign to {n} customers':<46}{'seconds':>8}{'rows/s':>9}{'vs base':>9}{'stmts':>8}{'commits':>8}"
-          f"{'in SQL s':>9}{'cpu s':>7}")
+    print(f"{f'campaign to {n} customers':<46}{'seconds':>8}{'rows/s':>9}{'vs base':>9}{'stmts':>7}{'server':>8}"
+          f"{'commits':>8}{'in SQL s':>9}{'cpu s':>7}")
 
     def row(label, r, ratio=True, counts=True):
         print(f"{label:<46}{r['seconds']:>8.2f}{r['per_s']:>9.0f}"
               + (f"{r['seconds'] / base:>8.2f}x" if ratio else f"{'':>9}")
-              + (f"{r['statements']:>8}{r['commits']:>8}{r['sql_s']:>9.2f}" if counts else f"{'':>25}")
+              + (f"{r['statements']:>7}{r['executions']:>8}{r['commits']:>8}{r['sql_s']:>9.2f}" if counts
+                 else f"{'':>32}")
               + f"{r['client_cpu_s']:>7.2f}")
 
     row("enqueue_many of empty jobs (baseline)", out["baseline"], ratio=False, counts=False)
@@ -406,12 +414,12 @@ def main(argv=None) -> int:
     calls = out["planning"]["calls_ms"]
     print(f"plan_due per instant: {min(calls):.0f}-{max(calls):.0f} ms (first {calls[0]:.0f}, last {calls[-1]:.0f})")
     print()
-    print(f"{'statements by kind':<46}{'count':>8}{'seconds':>9}{'ms each, first/last tenth':>28}")
+    print(f"{'statements by kind':<46}{'count':>8}{'seconds':>9}  ms each: first tenth / last tenth / max")
     for phase in PHASES:
         print(f"{phase}:")
         for kind, k in out[phase]["kinds"].items():
-            print(f"  {kind:<44}{k['count']:>8}{k['seconds']:>9.2f}"
-                  f"{k['ms_first_tenth']:>14.1f} / {k['ms_last_tenth']:.1f}")
+            print(f"  {kind:<44}{k['count']:>8}{k['seconds']:>9.2f}  "
+                  f"{k['ms_first_tenth']:.1f} / {k['ms_last_tenth']:.1f} / {k['ms_max']:.1f}")
     print()
     all_ok = True
     for name, ok, detail in checks:
