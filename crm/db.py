@@ -166,6 +166,15 @@ def transaction(session: Session):
         raise
 
 
+def upsert_insert(session: Session):
+    """The dialect's ``insert`` construct, which has ON CONFLICT (PostgreSQL and SQLite both)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def lock_for_update(stmt, session: Session, key_share: bool = False):
     """Row lock on PostgreSQL (SQLite transactions hold the write lock already), and fresh values:
     an object the session already holds is reloaded, not served from a stale identity map.

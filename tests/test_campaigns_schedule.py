@@ -152,7 +152,6 @@ def test_an_occurrence_found_too_late_is_skipped_not_sent_at_the_wrong_hour(api,
 
 
 def test_the_audience_is_read_when_each_zone_sends_not_when_scheduled(api, app):
-    from tests.helpers import SET_CONSENT
     early = consenting_customer(api, email="e@example.com", timezone="UTC")
     late = consenting_customer(api, email="l@example.com", timezone="UTC")
     campaign = create(api, schedule={"kind": "ONCE", "localDate": "2026-12-01", "localTime": "09:00"},

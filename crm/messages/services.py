@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
 from crm.customers.services import require_customer
-from crm.db import transaction, utcnow
+from crm.db import transaction, upsert_insert, utcnow
 from crm.enums import Channel, Role
 from crm.errors import DomainError, Forbidden, Invalid
 from crm.messages import policy, templates
@@ -43,11 +43,7 @@ class Created:
 
 def _insert_ignoring_duplicate(session: Session, values: dict) -> bool:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING; True when this call wrote the row."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = upsert_insert(session)
     table = Message.__table__
     result = session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
                              .returning(table.c.id))

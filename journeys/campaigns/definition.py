@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from sqlalchemy.orm import Session
 
+from crm.api.ids import parse_id
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import DomainError, Invalid
 from crm.messages import templates
@@ -44,7 +45,6 @@ def _enum_values(values, enum_cls, field: str) -> list[str]:
 
 
 def _uuid(value, field: str) -> uuid.UUID:
-    from crm.api.ids import parse_id
     if isinstance(value, uuid.UUID):
         return value
     return parse_id(str(value), "Segment", field)

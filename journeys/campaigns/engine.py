@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from crm import events
 from crm.customers import rules as customer_rules
 from crm.customers.models import Consent, Customer, Order
-from crm.db import lock_for_update, transaction
+from crm.db import lock_for_update, transaction, upsert_insert
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import DomainError
 from crm.messages import policy, templates
 from crm.messages.models import Message, MessagePurpose, MessageStatus
 from crm.segments.rules import compile_rule
-from journeys.campaigns.entries import WITHDRAWING, _insert, audience_condition, withdraw
+from journeys.campaigns.entries import WITHDRAWING, audience_condition, withdraw
 from journeys.campaigns.models import Campaign, CampaignEntry, CampaignStatus, CampaignStepRun, EntryStatus
 from journeys.campaigns.schedule import next_local_time
 
@@ -260,7 +260,7 @@ class Journey:
     # -- writes ----------------------------------------------------------------------------------------
 
     def _write(self) -> None:
-        insert = _insert(self.session)
+        insert = upsert_insert(self.session)
         if self.messages:
             # RETURNING makes SQLAlchemy send multi-row INSERTs (not one statement per row) and tells
             # which rows were written; a message written before (the same entry and step) is looked up.

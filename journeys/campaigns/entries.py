@@ -12,7 +12,7 @@ from sqlalchemy import Uuid, and_, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
-from crm.db import UTCDateTime
+from crm.db import UTCDateTime, upsert_insert
 from crm.messages.models import PENDING, Message, MessageStatus
 from crm.segments.rules import compile_rule
 from journeys.campaigns.definition import audience_rule
@@ -22,14 +22,6 @@ ONCE = "once"   # the entry key of every entry into a campaign that allows no re
 # Leaving for these reasons withdraws the entry's messages not yet sent; an EXIT step or leaving the
 # audience ends the journey but lets what was already sent go out.
 WITHDRAWING = ("ORDER_PLACED", "EXIT_RULE", "CUSTOMER_MERGED", "CAMPAIGN_CANCELLED")
-
-
-def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _random_uuid(session: Session):
@@ -70,7 +62,7 @@ def enter(session: Session, campaign: Campaign, *, who, entry_key, due_at: datet
     source = select(_random_uuid(session), literal(campaign.id, Uuid()), Customer.id, key,
                     literal(EntryStatus.ACTIVE.value), literal(campaign.steps[0]["key"]),
                     literal(due_at, UTCDateTime()), literal(now, UTCDateTime())).where(and_(*conditions))
-    stmt = _insert(session)(table).from_select(
+    stmt = upsert_insert(session)(table).from_select(
         ["id", "campaign_id", "customer_id", "entry_key", "status", "step_key", "next_action_at", "entered_at"],
         source).on_conflict_do_nothing().returning(table.c.id)
     return len(session.execute(stmt).all())

@@ -59,7 +59,7 @@ def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, hap
     entered = 0
     for campaign_id in campaigns:
         with transaction(session):
-            campaign = planner._locked_running(session, campaign_id)
+            campaign = planner.locked_running(session, campaign_id)
             if campaign is None or not matches(campaign.trigger) or happened_at < campaign.scheduled_at:
                 continue
             due = happened_at + timedelta(seconds=campaign.trigger["delaySeconds"])

@@ -18,10 +18,10 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
-from crm.db import transaction
+from crm.db import lock_for_update, transaction, upsert_insert
 from crm.messages.policy import zone_of
 from journeys.campaigns import schedule as schedules
-from journeys.campaigns.entries import _insert, enter
+from journeys.campaigns.entries import enter
 from journeys.campaigns.models import Campaign, CampaignEntry, CampaignRun, CampaignStatus, EntryStatus
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ def customer_zones(session: Session) -> list[str]:
     return list(session.scalars(select(Customer.timezone).where(Customer.merged_into_id.is_(None)).distinct()))
 
 
-def _locked_running(session: Session, campaign_id) -> Campaign | None:
+def locked_running(session: Session, campaign_id) -> Campaign | None:
+    """The campaign if it is RUNNING, held FOR SHARE so a pause or cancel waits for this transaction."""
     stmt = select(Campaign).where(Campaign.id == campaign_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(read=True)
@@ -68,12 +69,12 @@ def plan_run(session: Session, *, campaign_id, zone: str, occurrence: schedules.
              settings: PlanSettings) -> int | None:
     """Enter one occurrence in one zone; None when it was planned already (here or by another scheduler)."""
     with transaction(session):
-        campaign = _locked_running(session, campaign_id)
+        campaign = locked_running(session, campaign_id)
         if campaign is None:
             return None
         table = CampaignRun.__table__
         late = occurrence.instant < now - settings.late_limit
-        inserted = session.execute(_insert(session)(table).values(
+        inserted = session.execute(upsert_insert(session)(table).values(
             id=uuid.uuid4(), campaign_id=campaign.id,
             period=occurrence.period, zone=zone, due_at=occurrence.instant, planned_at=now, entered=0,
             skipped=late).on_conflict_do_nothing(index_elements=["campaign_id", "period", "zone"])
@@ -121,7 +122,7 @@ def enter_dormant(session: Session, *, now: datetime) -> int:
     entered = 0
     for campaign_id in [c.id for c in campaigns]:
         with transaction(session):
-            campaign = _locked_running(session, campaign_id)
+            campaign = locked_running(session, campaign_id)
             if campaign is None:
                 continue
             trigger = campaign.trigger
@@ -142,11 +143,11 @@ def complete_finished(session: Session, *, now: datetime) -> int:
         if not schedules.has_ended(campaign.schedule, now):
             continue
         with transaction(session):
-            locked = session.scalars(select(Campaign).where(Campaign.id == campaign.id).with_for_update()
-                                     .execution_options(populate_existing=True)).first()
+            locked = session.scalars(lock_for_update(select(Campaign).where(Campaign.id == campaign.id),
+                                                     session)).first()
             if locked is None or locked.status != CampaignStatus.RUNNING:
                 continue
-            if campaign.schedule.get("at") and not session.scalar(
+            if locked.schedule.get("at") and not session.scalar(
                     select(func.count()).select_from(CampaignRun).where(CampaignRun.campaign_id == campaign.id)):
                 continue
             active = session.scalar(select(func.count()).select_from(CampaignEntry).where(

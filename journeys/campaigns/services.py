@@ -131,9 +131,9 @@ def update_campaign(session: Session, *, campaign_id: uuid.UUID, values: dict, a
         campaign = _locked(session, campaign_id)
         if campaign.status not in EDITABLE:
             raise DomainError("CAMPAIGN_FINISHED", f"A {campaign.status.value} campaign cannot change.", "id")
-        _may_send_without_consent(campaign, actor_role)
+        _may_send_without_consent(campaign, actor_role)   # nor edit one that is TRANSACTIONAL ...
         _apply(session, campaign, values, now)
-        _may_send_without_consent(campaign, actor_role)
+        _may_send_without_consent(campaign, actor_role)   # ... nor make one so
         if campaign.status != CampaignStatus.DRAFT:
             _check_runnable(campaign, now)
         campaign.updated_by, campaign.updated_at = actor, now

@@ -1,6 +1,8 @@
 """GraphQL types of campaigns: the definition as written, its results, and its preview."""
 from __future__ import annotations
 
+import re
+
 import graphene
 from graphene import relay
 
@@ -62,13 +64,15 @@ class CampaignReentry(graphene.Enum):
     COOLDOWN = "COOLDOWN"
 
 
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
 def _from(data: dict | None, cls):
     """A stored camelCase definition as a graphene object (its fields are snake_case)."""
     if data is None:
         return None
-    import re
-    return cls(**{re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in data.items()
-                  if re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower() in cls._meta.fields})
+    values = {_CAMEL.sub("_", key).lower(): value for key, value in data.items()}
+    return cls(**{name: value for name, value in values.items() if name in cls._meta.fields})
 
 
 class CampaignAudience(graphene.ObjectType):
