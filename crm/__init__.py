@@ -15,6 +15,8 @@ def create_app(config: dict | None = None) -> Flask:
     from crm import config as config_module
     config_module.load_config(app, config)
     os.makedirs(app.instance_path, exist_ok=True)
+    from crm import clock
+    clock.set_shift(float(app.config["CLOCK_SHIFT"]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from crm import db, queue

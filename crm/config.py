@@ -15,6 +15,9 @@ DEFAULTS: dict[str, object] = {
     "REDIS_URL": None,
     "SECRET_KEY": "dev-insecure-change-me",
     "DEFAULT_TIMEZONE": "UTC",
+    # Run the platform clock this many seconds away from the machine's (crm/clock.py). 0 in production;
+    # the test suite's shifted run and rehearsals set it, and every process of one deployment must agree.
+    "CLOCK_SHIFT": 0,
     # Money: metrics and thresholds are kept in the base currency; other currencies
     # convert with these rates (1 unit of the currency = rate units of the base).
     "BASE_CURRENCY": "EUR",

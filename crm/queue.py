@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from datetime import timezone
 
 import redis
 from flask import Flask, current_app
@@ -19,6 +17,7 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
+from crm import clock
 from crm.db import utcnow
 from crm.outbox import pending
 
@@ -108,7 +107,8 @@ def relay_outbox(app: Flask, limit: int = 500, drain: bool = False) -> int:
                     kwargs = {"job_id": entry.job_id or f"outbox-{entry.id}", "result_ttl": 3600,
                               "failure_ttl": 7 * 86400}
                     if entry.run_at is not None and entry.run_at > utcnow():
-                        queue.enqueue_at(entry.run_at.astimezone(timezone.utc), entry.func, *entry.args, **kwargs)
+                        # RQ's scheduler keeps real time: hand it the delay on our clock, not the instant.
+                        queue.enqueue_in(clock.delay_until(entry.run_at), entry.func, *entry.args, **kwargs)
                     else:
                         queue.enqueue(entry.func, *entry.args, **kwargs)
                     entry.dispatched_at = utcnow()
@@ -181,7 +181,7 @@ def run_periodic_jobs(app: Flask) -> list[str]:
         if connection.set(lock, "1", nx=True, ex=interval):
             try:
                 get_queue("maintenance", app).enqueue("crm.queue.run_periodic", name,
-                                                      job_id=f"periodic-{name}-{int(time.time())}")
+                                                      job_id=f"periodic-{name}-{int(clock.timestamp())}")
             except Exception:
                 connection.delete(lock)  # not started: let the next round try again
                 raise

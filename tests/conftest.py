@@ -3,29 +3,52 @@ and a real Redis, one app for the session, every table emptied between tests.
 
 - CRM_TEST_DATABASE_URL: a PostgreSQL server URL (a fresh database is created on it and
   dropped afterwards) or "sqlite" (a temporary file). Default: postgresql on 127.0.0.1.
-- CRM_TEST_REDIS_URL: default redis://127.0.0.1:6379/<1..15, by process id>, flushed between
-  tests; the number varies so that parallel runs on one machine do not flush each other.
+- CRM_TEST_REDIS_URL: a Redis the run may flush between tests. Default: a redis-server of the run's own
+  on a free port (tests/servers.py), so two suites and a benchmark on one machine never touch each other.
+- --clock-shift-days N (or CRM_TEST_CLOCK_SHIFT_DAYS=N): run the platform clock N days ahead of the
+  machine's for the whole run, worker processes included (CRM_CLOCK_SHIFT), to prove no test depends on
+  the day it runs. Tests that need a fixed instant freeze the clock with the ``clock`` fixture.
 """
 from __future__ import annotations
 
 import os
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from crm import create_app, events
+from crm import clock, create_app, events
 from crm.auth.services import create_staff, create_token
 from crm.db import Base
 from crm.enums import Role
 from crm.migrate import upgrade
 from crm.models import Base as _all_models  # noqa: F401  (registers every table)
+from tests.servers import RedisServer
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--clock-shift-days", type=float, default=None,
+                     help="run the platform clock this many days ahead of the machine's (CRM_TEST_CLOCK_SHIFT_DAYS)")
+
+
+def pytest_configure(config):
+    days = config.getoption("--clock-shift-days")
+    if days is None:
+        days = float(os.environ.get("CRM_TEST_CLOCK_SHIFT_DAYS") or 0)
+    # Through the environment, so that every app the tests create and every worker process they start
+    # runs on the same shifted clock.
+    os.environ["CRM_CLOCK_SHIFT"] = str(int(days * 86400))
+    clock.set_shift(days * 86400)
+
+
+def pytest_report_header(config):
+    return f"platform clock: {clock.now().isoformat(timespec='seconds')} (shift {clock.shift()})"
 
 
 def _create_pg_database(server_url: str) -> tuple[str, callable]:
@@ -66,10 +89,17 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def redis_url():
-    url = os.environ.get("CRM_TEST_REDIS_URL", DEFAULT_REDIS)
-    redis_lib.Redis.from_url(url).ping()
-    return url
+def redis_url(tmp_path_factory):
+    configured = os.environ.get("CRM_TEST_REDIS_URL")
+    if configured:
+        redis_lib.Redis.from_url(configured).ping()
+        yield configured
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -111,9 +141,30 @@ def clean_state(app, reference_rows):
     _reset_tables(app.extensions["crm.engine"], reference_rows)
     app.extensions["crm.redis"].flushdb()
     saved = dict(app.config)
+    shift = clock.shift()
     yield
     app.config.clear()
     app.config.update(saved)
+    clock.unfreeze()
+    clock.set_shift(shift.total_seconds())
+
+
+class Clock:
+    """The platform clock, for one test: ``freeze(at)``, ``advance(delta)``, ``now()``. Put back after it."""
+
+    now = staticmethod(clock.now)
+    advance = staticmethod(clock.advance)
+    unfreeze = staticmethod(clock.unfreeze)
+
+    @staticmethod
+    def freeze(at: datetime | str) -> datetime:
+        """Stop the clock at an instant (an aware datetime or an ISO 8601 string); returns it."""
+        return clock.freeze(datetime.fromisoformat(at) if isinstance(at, str) else at)
+
+
+@pytest.fixture(name="clock")
+def clock_fixture():
+    return Clock()
 
 
 @pytest.fixture

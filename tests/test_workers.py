@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from crm.messages.models import Message
 from crm.outbox import OutboxEntry
 from crm.queue import work_once
 from tests.helpers import SEND_MESSAGE, consenting_customer, raw_id, run_threads
-from tests.providers import free_port
+from tests.servers import RedisServer
 from tests.test_messages import DAY_ZONE
 
 CRM = str(Path(sys.executable).with_name("crm"))
@@ -90,36 +89,9 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_customer_gets_the_message_
 @pytest.fixture
 def private_redis(tmp_path):
     """A Redis server of this test's own, which it may stop and start again on the same port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (.ci/run installs it)")
-    port = free_port()
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        process = None
-
-        def start(self):
-            self.process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                             "--appendonly", "no", "--dir", str(tmp_path)],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for(lambda: self._pings(), 10, "redis to start")
-
-        def stop(self):
-            self.process.terminate()
-            self.process.wait(10)
-
-        def _pings(self):
-            try:
-                return redis_lib.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
-            except redis_lib.exceptions.ConnectionError:
-                return False
-
-    server = Server()
-    server.start()
+    server = RedisServer(tmp_path).start()
     yield server
-    if server.process.poll() is None:
-        server.stop()
+    server.stop()
 
 
 def test_with_redis_down_writes_succeed_their_messages_wait_and_are_sent_when_it_is_back(

@@ -12,13 +12,13 @@ import json
 import logging
 import smtplib
 import ssl
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from crm import clock
 from crm.enums import Channel
 
 log = logging.getLogger("crm.messages.sent")
@@ -103,7 +103,7 @@ def send_http(envelope: Envelope, config) -> str:
     body = json.dumps({"id": envelope.message_id, "channel": envelope.channel.value, "to": envelope.address,
                        "subject": envelope.subject, "body": envelope.body, "trigger": envelope.trigger,
                        "customerId": envelope.customer_id}).encode()
-    timestamp = str(int(time.time()))
+    timestamp = str(int(clock.real_now().timestamp()))  # the receiver checks it against its own clock
     headers = {"Content-Type": "application/json", "Idempotency-Key": envelope.message_id,
                "X-CRM-Timestamp": timestamp}
     if config.get("MESSAGES_HTTP_SECRET"):
