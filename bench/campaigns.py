@@ -7,7 +7,7 @@
 Creates its own PostgreSQL database (dropped at the end, even on failure, unless --keep), migrates it,
 inserts N customers by raw SQL, evenly over 20 IANA timezones, each with an email address and a granted
 EMAIL consent (so nothing is suppressed), then VACUUM ANALYZEs them (a customer base exists long before
-a campaign). It uses a real Redis database (--redis-url, flushed before, between and after). In one run:
+a campaign). It uses a redis-server of its own on a free port (or --redis-url, flushed before, between and after). In one run:
 
   baseline   crm.queue.enqueue_many of N empty jobs (noop() below, never run), each with a job id and
              one argument, as the dispatcher enqueues them; the Redis database is flushed afterwards
@@ -54,9 +54,9 @@ sys.path.insert(0, str(BENCH))
 from redis import Redis  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
-from journey_map import DEFAULT_SERVER, _interrupt, code_version, throwaway_database  # noqa: E402
+from journey_map import DEFAULT_SERVER, _interrupt, code_version, private_redis, throwaway_database  # noqa: E402
 
-DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/13"
+DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL")  # None: a redis-server of the run's own
 NOOP = "campaigns.noop"   # never run: the baseline's jobs only sit in the queue
 SENTINEL = "bench:campaigns:sentinel"   # gone: someone else flushed the Redis database during the run
 ZONES = ["Pacific/Auckland", "Asia/Tokyo", "Asia/Shanghai", "Asia/Kolkata", "Asia/Dubai", "Europe/Moscow",
@@ -327,7 +327,7 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", default=DEFAULT_SERVER,
                         help="PostgreSQL server to create the throwaway database on")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS,
-                        help="Redis database to use; FLUSHED before and after (default db 13 on 127.0.0.1)")
+                        help="a Redis database to use, FLUSHED before and after (default: a redis-server of the run's own)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--json", action="store_true", help="also write bench/results/campaigns-<date>-<time>.json")
     args = parser.parse_args(argv)
@@ -337,6 +337,11 @@ def main(argv=None) -> int:
         parser.error(f"need --customers >= {len(ZONES)}")
     local_date = date.fromisoformat(args.date)
     n = args.customers
+    with private_redis(args.redis_url) as args.redis_url:
+        return measure(args)
+
+
+def measure(args) -> int:
     server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _interrupt)

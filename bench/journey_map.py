@@ -117,6 +117,43 @@ def throwaway_database(server_url: str, keep: bool = False):
         admin.dispose()
 
 
+@contextmanager
+def private_redis(url: str | None = None):
+    """``url`` when given (it will be flushed), else a redis-server of this run's own on a free port, stopped
+    on exit: a benchmark never flushes a Redis that a test suite or another benchmark is using."""
+    if url:
+        yield url
+        return
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed: install it or pass --redis-url")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as directory:
+        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--dir", directory],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        own = f"redis://127.0.0.1:{port}/0"
+        try:
+            from redis import Redis
+            for _ in range(200):
+                try:
+                    Redis.from_url(own, socket_connect_timeout=0.2).ping()
+                    break
+                except Exception:  # not listening yet
+                    time.sleep(0.05)
+            print(f"started a redis-server of this run's own on port {port}", flush=True)
+            yield own
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 

@@ -5,8 +5,8 @@
                              [--keep] [--json]
 
 Creates its own PostgreSQL database (dropped at the end, even on failure, unless --keep), migrates it,
-inserts 1000 customers by raw SQL, and uses a real Redis database (--redis-url, flushed before and
-after). Every message is TRANSACTIONAL EMAIL, so consent, frequency cap and quiet hours do not apply;
+inserts 1000 customers by raw SQL, and uses a redis-server of its own on a free port (or --redis-url,
+flushed before and after). Every message is TRANSACTIONAL EMAIL, so consent, frequency cap and quiet hours do not apply;
 the `log` provider "sends" them. In one run:
 
   idle       two `crm worker --queues messages --burst` processes on an empty queue: start-up and exit
@@ -48,9 +48,9 @@ sys.path.insert(0, str(BENCH))
 from redis import Redis  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
-from journey_map import DEFAULT_SERVER, _interrupt, code_version, throwaway_database  # noqa: E402
+from journey_map import DEFAULT_SERVER, _interrupt, code_version, private_redis, throwaway_database  # noqa: E402
 
-DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/13"
+DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL")  # None: a redis-server of the run's own
 NOOP = "messages.noop"  # this file, as the workers import it (bench/ is on their PYTHONPATH)
 CUSTOMERS = 1000
 BATCH = 1000
@@ -257,7 +257,7 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", default=DEFAULT_SERVER,
                         help="PostgreSQL server to create the throwaway database on")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS,
-                        help="Redis database to use; FLUSHED before and after (default db 13 on 127.0.0.1)")
+                        help="a Redis database to use, FLUSHED before and after (default: a redis-server of the run's own)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--json", action="store_true", help="also write bench/results/messages-<date>-<time>.json")
     args = parser.parse_args(argv)
@@ -265,6 +265,11 @@ def main(argv=None) -> int:
         args.jobs, args.fanout = 500, 5000
     if args.jobs < 1 or args.fanout < 1:
         parser.error("need --jobs >= 1 and --fanout >= 1")
+    with private_redis(args.redis_url) as args.redis_url:
+        return measure(args)
+
+
+def measure(args) -> int:
     server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _interrupt)
