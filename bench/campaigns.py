@@ -335,13 +335,13 @@ def main(argv=None) -> int:
         args.customers = 10_000
     if args.customers < len(ZONES):
         parser.error(f"need --customers >= {len(ZONES)}")
-    local_date = date.fromisoformat(args.date)
-    n = args.customers
     with private_redis(args.redis_url) as args.redis_url:
         return measure(args)
 
 
 def measure(args) -> int:
+    local_date = date.fromisoformat(args.date)
+    n = args.customers
     server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _interrupt)
