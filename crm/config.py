@@ -36,8 +36,18 @@ DEFAULTS: dict[str, object] = {
     "GRAPHQL_MAX_PAGE_SIZE": 100,
     "GRAPHQL_DEFAULT_PAGE_SIZE": 20,
     "GRAPHQL_MAX_ALIASES": 15,
+    # Field selections written in one document (GraphiQL's introspection query has about 230), and how
+    # deep fragment spreads may nest within each other.
+    "GRAPHQL_MAX_FIELDS": 500,
+    "GRAPHQL_MAX_FRAGMENT_DEPTH": 50,
     "GRAPHQL_MAX_TOKENS": 20000,
     "MAX_BODY_BYTES": 1024 * 1024,
+    # A PORTAL's change of email is confirmed by the new address (crm/customers/email_change.py): the
+    # link in the message ({token}), how long it works (seconds), and how many changes a customer may
+    # ask for per day.
+    "CUSTOMERS_EMAIL_CONFIRM_URL": "http://127.0.0.1:5000/portal/confirm-email?token={token}",
+    "CUSTOMERS_EMAIL_CHANGE_TTL": 86400,
+    "CUSTOMERS_EMAIL_CHANGES_PER_DAY": 5,
     # Queue: how often `crm worker` relays the outbox and runs periodic jobs (seconds).
     "OUTBOX_RELAY_INTERVAL": 5,
     "RFM_REFRESH_INTERVAL": 3600,

@@ -6,14 +6,16 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from crm.api.body import unstorable
+from crm.api.scalars import MAX_DECIMAL
 from crm.errors import Invalid
+from crm.instants import InstantError, parse_instant
 
 
 @dataclass(frozen=True)
@@ -45,25 +47,33 @@ def _dump(value, kind):
     return value
 
 
+MAX_CURSOR_INT = 2 ** 63 - 1  # a BIGINT column's range: a larger bound parameter fails in the driver
+
+
 def _load(value, kind):
-    """A cursor value back to its type; ValueError for anything a real cursor never holds."""
+    """A cursor value back to its type; ValueError for anything a real cursor never holds (a cursor is the
+    client's text: base64 of any JSON it likes)."""
     if value is None:
         return None
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_CURSOR_INT:
+            raise ValueError("cursor int out of range")
+        return value
+    if not isinstance(value, str) or unstorable(value):
+        raise ValueError("cursor value of the wrong type")
     if kind == "datetime":
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError("cursor datetime without an offset")
-        return moment
+        try:
+            return parse_instant(value)
+        except InstantError:
+            raise ValueError("cursor datetime out of range") from None
     if kind == "decimal":
         number = Decimal(value)
-        if not number.is_finite() or number != number.quantize(Decimal("0.0001")):
+        if not number.is_finite() or abs(number) >= MAX_DECIMAL or number != number.quantize(Decimal("0.0001")):
             raise ValueError("cursor decimal out of range")
         return number
     if kind == "uuid":
         return uuid.UUID(value)
-    if kind == "int":
-        return int(value)
-    return str(value)
+    return value
 
 
 def encode_cursor(ordering: str, keys: list[SortKey], item) -> str:
@@ -78,7 +88,7 @@ def decode_cursor(cursor: str, ordering: str, keys: list[SortKey]) -> list:
         if name != ordering or len(values) != len(keys):
             raise ValueError("cursor of another list or ordering")
         return [_load(v, k.kind) for v, k in zip(values, keys)]
-    except (ValueError, TypeError, InvalidOperation, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, InvalidOperation, binascii.Error, RecursionError):
         raise Invalid("This cursor is not valid for this list and ordering.", "after") from None
 
 

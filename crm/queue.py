@@ -10,7 +10,7 @@ import logging
 import threading
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.scheduler import RQScheduler
@@ -161,12 +161,33 @@ def _import(path: str):
     return getattr(importlib.import_module(module), attr)
 
 
-def run_round_jobs(app: Flask) -> None:
-    """The outbox relay, then each domain's round job (campaign planning, the message dispatcher)."""
-    relay_outbox(app, drain=True)
-    for name in ROUND_JOBS:
-        if name != "outbox-relay":
-            _import(periodic_job(name)[1])()
+def run_round_jobs(app: Flask) -> list[str]:
+    """The outbox relay, then each domain's round job (campaign planning, the message dispatcher). Each runs
+    even when one before it raised: the failure is logged with the job's name, its transaction rolled back,
+    and the round goes on (one domain's bug must not stop the dispatcher). Returns the names that failed."""
+    failed = []
+    for name in ["outbox-relay", *(n for n in ROUND_JOBS if n != "outbox-relay")]:
+        try:
+            if name == "outbox-relay":
+                relay_outbox(app, drain=True)
+            else:
+                _import(periodic_job(name)[1])()
+        except Exception:
+            log.exception("round job %s failed; the round goes on", name)
+            failed.append(name)
+            _roll_back()
+    return failed
+
+
+def _roll_back() -> None:
+    """End a failed round job's transaction, so that the next job's session (the app context's) starts clean."""
+    from crm.db import get_session
+    if not has_app_context():
+        return
+    try:
+        get_session().rollback()
+    except Exception:
+        log.exception("rolling back after a failed round job failed")
 
 
 def run_periodic_jobs(app: Flask) -> list[str]:

@@ -18,11 +18,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
 
+from crm.api.body import unstorable
 from crm.api.ids import parse_id
 from crm.api.view import UNAUTHENTICATED_MESSAGE, bearer_viewer, error_body
 from crm.db import get_session
 from crm.enums import STAFF_ROLES, Channel, LifecycleStage, ServiceTier
 from crm.errors import DomainError, Invalid
+from crm.instants import in_utc_range
 from journeys.analytics import JourneyFilter, JourneyMapReport, journey_map
 from journeys.report_svg import render_svg
 
@@ -60,6 +62,9 @@ def _load(key: str):
     if viewer.role not in REPORT_ROLES:
         return None, error_body(f"The {viewer.role.value} role may not read reports; one of "
                                 f"{', '.join(r.value for r in REPORT_ROLES)} may.", "FORBIDDEN", 403)
+    problem = unstorable(key)  # a NUL from the URL would reach PostgreSQL, which refuses it
+    if problem:
+        return None, error_body(problem, "BAD_REQUEST", 400)
     try:
         report = journey_map(get_session(), key=key, flt=parse_filter(request.args))
     except DomainError as exc:
@@ -96,6 +101,8 @@ def _moment(args, name: str) -> datetime | None:
         raise Invalid(f"`{name}` is not an ISO-8601 date and time: {text!r}.", name) from None
     if moment.tzinfo is None:
         raise Invalid(f"`{name}` has no offset: add one, e.g. 2026-06-01T00:00:00Z or +02:00.", name)
+    if not in_utc_range(moment):
+        raise Invalid(f"`{name}` is outside the years 1 to 9999 in UTC: {text!r}.", name)
     return moment
 
 

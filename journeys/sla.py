@@ -38,7 +38,7 @@ def validate_calendar(raw: dict | None, field: str = "businessHours") -> dict | 
         if not isinstance(zone, str) or not zone:
             raise ValueError
         ZoneInfo(zone)
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, ZoneInfoNotFoundError, OSError):  # OSError: a name too long for a file name
         raise Invalid("timezone is an IANA time zone such as Europe/Berlin.", f"{field}.timezone") from None
     weekdays = raw.get("weekdays")
     if (not isinstance(weekdays, list) or not weekdays

@@ -29,6 +29,18 @@ def parse_id(value: str, type_name: str, field: str) -> uuid.UUID:
         raise Invalid(f"Expected the id of a {type_name}.", field) from None
 
 
+def split_global_id(value, field: str) -> tuple[str, str]:
+    """(type name, raw id) of a global id; INVALID on ``field`` for text that is not one, raw UUIDs
+    included (they name no type)."""
+    try:
+        kind, raw = from_global_id((value or "").strip())
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        kind = ""
+    if not kind:
+        raise Invalid("Expected the global id of an object, as the API returned it.", field)
+    return kind, raw
+
+
 def uuid_or_none(value) -> uuid.UUID | None:
     """The UUID inside a node id (already decoded by relay), None for anything else."""
     try:

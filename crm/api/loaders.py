@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Hashable, Iterable
 
+from crm.pagination import Page
+
 
 class Loader:
     parent_kind: str = ""       # the kind of objects whose relation this loads
@@ -51,14 +53,18 @@ class Loader:
 
 
 def _flatten(values: Iterable) -> list:
+    """The objects in a batch's results: each one, a list of them, or a page of them.
+
+    Only a real Page is a page: a row with a list in an ``items`` attribute (an order's line
+    items) is one object."""
     out = []
     for value in values:
         if value is None:
             continue
         if isinstance(value, list):
             out.extend(value)
-        elif hasattr(value, "items") and isinstance(getattr(value, "items"), list):
-            out.extend(value.items)  # a Page
+        elif isinstance(value, Page):
+            out.extend(value.items)
         else:
             out.append(value)
     return out

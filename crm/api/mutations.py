@@ -7,6 +7,7 @@ import graphene
 from graphene.types.mutation import MutationOptions
 from marshmallow import ValidationError
 
+from crm.api.arguments import first_invalid
 from crm.api.permissions import describe
 from crm.errors import DomainError
 
@@ -69,6 +70,16 @@ class BaseMutation(graphene.Mutation):
         kwargs.setdefault("required", True)
         return super().Field(*args, **kwargs)
 
+    # Whether payload errors name a field of the ``input`` argument from the argument ("input.sendAt")
+    # or from inside it ("sendAt"); each domain's services chose one, and scalar errors follow it.
+    errors_name_the_input_argument = True
+
+    @classmethod
+    def error_field(cls, path: list[str]) -> str:
+        if path[0] == "input" and len(path) > 1 and not cls.errors_name_the_input_argument:
+            path = path[1:]
+        return ".".join(path)
+
     @classmethod
     def failure(cls, errors: list[dict]):
         return cls._meta.output(errors=errors)
@@ -79,6 +90,10 @@ class BaseMutation(graphene.Mutation):
         if context.viewer.role not in cls._meta.permissions:
             return cls.failure([{"field": None, "code": "FORBIDDEN",
                                  "message": f"The {context.viewer.role.value} role may not use {cls._meta.name}."}])
+        refused = first_invalid(arguments)
+        if refused:
+            path, message = refused
+            return cls.failure([{"field": cls.error_field(path), "message": message, "code": "INVALID"}])
         try:
             return cls.perform(info, **arguments)
         except DomainError as exc:

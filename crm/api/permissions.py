@@ -11,14 +11,12 @@ import graphene
 
 from crm.enums import STAFF_ROLES, Role
 from crm.errors import Forbidden
+from crm.masking import PII_MASKED, mask_email, mask_phone  # noqa: F401  (re-exported: the GraphQL layer's masks)
 
 EVERYONE = tuple(Role)
 STAFF = STAFF_ROLES
 READ_CUSTOMERS = (*STAFF_ROLES, Role.INTEGRATION)
 MANAGE_CUSTOMERS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
-# Roles that see a customer's email and phone masked. They can neither search nor look up by them,
-# or they could recover the hidden values one character at a time.
-PII_MASKED = (Role.MARKETER,)
 
 
 def roles_text(roles: Iterable[Role]) -> str:
@@ -74,22 +72,3 @@ class MaskedField(graphene.Field):
             return value
 
         return masked
-
-
-def mask_email(email: str) -> str:
-    """a***@example.com"""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def mask_phone(phone: str) -> str:
-    """+44*******12: keep the country code and the last two digits."""
-    import phonenumbers
-
-    try:
-        country_code = str(phonenumbers.parse(phone, None).country_code)
-    except phonenumbers.NumberParseException:
-        country_code = phone[1:3]
-    head = "+" + country_code
-    hidden = len(phone) - len(head) - 2
-    return head + "*" * max(hidden, 0) + phone[-2:]

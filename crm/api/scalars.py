@@ -1,14 +1,38 @@
+"""The custom scalars. A bad input value never raises here: it parses to an ``InvalidValue``, which
+``crm.api.arguments`` turns into an INVALID error naming the field (a payload error in a mutation,
+a GraphQL error with ``extensions.code`` and ``field`` elsewhere). Raising would leave graphql-core
+to report it without a code or a field, before any resolver could name it."""
 from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
+import math
 
 import graphene
-from graphql import GraphQLError
 from graphql.language import ast
 from graphql.utilities import value_from_ast_untyped
 
+from crm.api.body import MAX_JSON_DEPTH
 from crm.db import money_places
+from crm.instants import EXAMPLE, InstantError, parse_instant
+
+# Money is stored as a 64-bit count of 1/10,000 units (crm.db.Money): at most about 9.2 * 10**14. Below
+# 10**14 any amount stores and converts at the configured rates; an order's own rule (below 10**11) keeps
+# the sums in range too.
+MAX_DECIMAL = _decimal.Decimal(10) ** 14
+NOT_FINITE = "Numbers in JSON must be finite (not NaN, Infinity or 1e999) and have at most 4300 digits."
+
+
+class InvalidValue:
+    """A client's value a scalar refused, and why."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __repr__(self):
+        return f"InvalidValue({self.message!r})"
 
 
 class JSON(graphene.Scalar):
@@ -20,12 +44,31 @@ class JSON(graphene.Scalar):
 
     @staticmethod
     def parse_value(value):
-        return value
+        return _finite_json(value)
 
     @staticmethod
     def parse_literal(node, variables=None):
-        # Keeps variables nested inside the literal, e.g. {vip: $level}.
-        return value_from_ast_untyped(node, variables)
+        # Keeps variables nested inside the literal, e.g. {vip: $level}. An integer literal too long for
+        # Python (over 4300 digits) comes back as NaN, refused with the rest.
+        return _finite_json(value_from_ast_untyped(node, variables))
+
+
+def _finite_json(value):
+    """``value``, or InvalidValue when it holds NaN or an infinity (JSON has neither; 1e999 parses to one),
+    which PostgreSQL refuses in a json column, or nests deeper than a request body may (a literal in the
+    document is not bounded by the transport). Iterative, so that no nesting exhausts the stack."""
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return InvalidValue(NOT_FINITE)
+        if isinstance(item, InvalidValue):  # a variable inside the literal was refused already
+            return item
+        if isinstance(item, (dict, list)):
+            if level > MAX_JSON_DEPTH:
+                return InvalidValue(f"JSON values nest at most {MAX_JSON_DEPTH} levels deep.")
+            pending.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return value
 
 
 class Decimal(graphene.Scalar):
@@ -43,18 +86,20 @@ class Decimal(graphene.Scalar):
     def parse_literal(node, _variables=None):
         if isinstance(node, (ast.StringValueNode, ast.IntValueNode, ast.FloatValueNode)):
             return _parse_decimal(node.value)
-        raise GraphQLError("Decimal values are strings such as \"12.50\".")
+        return InvalidValue("Decimal values are strings such as \"12.50\".")
 
 
 def _parse_decimal(value):
-    if isinstance(value, bool):
-        raise GraphQLError("Decimal values are strings such as \"12.50\".")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, _decimal.Decimal)):
+        return InvalidValue("Decimal values are strings such as \"12.50\".")
     try:
         number = _decimal.Decimal(str(value).strip())
     except (_decimal.InvalidOperation, ValueError):
-        raise GraphQLError(f"{value!r} is not a decimal number.") from None
+        return InvalidValue(f"{value!r} is not a decimal number.")
     if not number.is_finite():
-        raise GraphQLError(f"{value!r} is not a finite decimal number.")
+        return InvalidValue(f"{value!r} is not a finite decimal number.")
+    if abs(number) >= MAX_DECIMAL:
+        return InvalidValue(f"{value!r} is too large: decimal values are below 10^14 (100,000,000,000,000).")
     return number
 
 
@@ -75,16 +120,11 @@ class DateTime(graphene.Scalar):
     def parse_literal(node, _variables=None):
         if isinstance(node, ast.StringValueNode):
             return _parse_datetime(node.value)
-        raise GraphQLError("DateTime values are ISO-8601 strings with an offset, e.g. \"2026-06-01T12:00:00Z\".")
+        return InvalidValue(f"DateTime values are ISO-8601 strings with an offset, e.g. \"{EXAMPLE}\".")
 
 
 def _parse_datetime(value):
-    if not isinstance(value, str):
-        raise GraphQLError("DateTime values are ISO-8601 strings with an offset, e.g. \"2026-06-01T12:00:00Z\".")
     try:
-        moment = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise GraphQLError(f"{value!r} is not an ISO-8601 date and time.") from None
-    if moment.tzinfo is None:
-        raise GraphQLError(f"{value!r} has no offset: add one, e.g. \"Z\" or \"+02:00\".")
-    return moment
+        return parse_instant(value)
+    except InstantError as refused:
+        return InvalidValue(str(refused))

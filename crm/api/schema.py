@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import graphene
-from graphene import relay
 
+from crm.api.node import NodeField
 from crm.api.permissions import roles_text
 from crm.auth.gql.queries import AuthQueries
 from crm.customers.gql.mutations import CustomerMutations
@@ -28,8 +28,8 @@ from crm.segments.gql.queries import SegmentQueries
 
 class Query(CustomerQueries, SegmentQueries, JourneyQueries, LoyaltyQueries, MessageQueries, CampaignQueries,
             AuthQueries, graphene.ObjectType):
-    node = relay.Node.Field(description="Any object by its global id. " + roles_text(tuple(Role))
-                            + " Objects the token may not see resolve to null.")
+    node = NodeField(description="Any object by its global id. " + roles_text(tuple(Role))
+                     + " Objects the token may not see resolve to null.")
 
 
 class Mutation(CustomerMutations, SegmentMutations, JourneyMutations, LoyaltyMutations, MessageMutations,

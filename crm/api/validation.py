@@ -1,91 +1,163 @@
-"""Query protection: depth, aliases, document size, introspection and suggestions."""
+"""Query protection: size, depth, aliases, fragments, text, introspection and suggestions.
+
+``limit_errors`` measures a document before graphql-core validates it: graphql-core gives up on
+documents that are too large or nest fragments too deeply for its recursion ("Validation
+aborted."), and the client should learn which limit the document broke instead.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from graphql import GraphQLError, ValidationRule, specified_rules
-from graphql.language import SKIP, FieldNode, FragmentDefinitionNode, InlineFragmentNode, SelectionSetNode
+from graphql.language import (
+    SKIP, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, OperationDefinitionNode,
+    SelectionSetNode,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from crm.api.body import unstorable
 
-class _Shape:
-    """Depth and alias count of an operation, with every fragment spread expanded.
 
-    Each fragment is measured once (memoised), so a "fragment bomb" (fragments that spread
-    the next one twice, 30 deep) costs linear time; an unknown fragment or a spread that
-    closes a cycle counts as empty, because the specified rules already report both.
-    Introspection fields (``__schema``, ``__type``) add no depth, as in graphene's depth
-    limit (GraphiQL's introspection query is deeper than 10): graphql-core's
-    MaxIntrospectionDepthRule bounds them instead.
-    """
+@dataclass(frozen=True)
+class Shape:
+    """What an operation or fragment costs, fragment spreads expanded.
 
-    def __init__(self, document):
-        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        self.memo: dict[str, tuple[int, int]] = {}
-        self.active: set[str] = set()
+    ``depth``: fields nested below (introspection fields, ``__schema`` and ``__type``, add none, as in
+    graphene's depth limit: GraphiQL's introspection query is deeper than 10, and graphql-core's
+    MaxIntrospectionDepthRule bounds it instead); ``aliases``: counted once per spread;
+    ``fragment_depth``: the longest chain of spreads within spreads."""
 
-    def fragment(self, name: str) -> tuple[int, int]:
-        if name in self.memo:
-            return self.memo[name]
-        definition = self.fragments.get(name)
-        if definition is None or name in self.active:
-            return 0, 0
-        self.active.add(name)
-        try:
-            shape = self.selection_set(definition.selection_set)
-        finally:
-            self.active.discard(name)
-        self.memo[name] = shape
-        return shape
+    depth: int = 0
+    aliases: int = 0
+    fragment_depth: int = 0
 
-    def selection_set(self, selection_set: SelectionSetNode) -> tuple[int, int]:
-        """(depth below this selection set, aliases in it)."""
-        depth = aliases = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                sub_depth, sub_aliases = 0, 0
-                if selection.selection_set is not None:
-                    sub_depth, sub_aliases = self.selection_set(selection.selection_set)
-                    sub_depth = 0 if selection.name.value.startswith("__") else sub_depth + 1
-                sub_aliases += selection.alias is not None
-            elif isinstance(selection, InlineFragmentNode):
-                sub_depth, sub_aliases = self.selection_set(selection.selection_set)
+
+EMPTY = Shape()
+
+
+def _spreads(selection_set: SelectionSetNode) -> list[str]:
+    """Names of the fragments spread anywhere inside ``selection_set``."""
+    names, pending = [], [selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FragmentSpreadNode):
+                names.append(selection.name.value)
+            elif selection.selection_set is not None:
+                pending.append(selection.selection_set)
+    return names
+
+
+def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shape:
+    """Recursion here follows the document's own nesting, which the parser bounds; spreads are looked up."""
+    depth = aliases = fragment_depth = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            inner = EMPTY if selection.selection_set is None else _shape(selection.selection_set, fragments)
+            sub_depth = 0
+            if selection.selection_set is not None and not selection.name.value.startswith("__"):
+                sub_depth = inner.depth + 1
+            sub = Shape(sub_depth, inner.aliases + (selection.alias is not None), inner.fragment_depth)
+        elif isinstance(selection, InlineFragmentNode):
+            sub = _shape(selection.selection_set, fragments)
+        else:  # an unknown fragment, or one closing a cycle, counts as empty: the specified rules report both
+            spread = fragments.get(selection.name.value, EMPTY)
+            sub = Shape(spread.depth, spread.aliases, spread.fragment_depth + 1)
+        depth, aliases = max(depth, sub.depth), aliases + sub.aliases
+        fragment_depth = max(fragment_depth, sub.fragment_depth)
+    return Shape(depth, aliases, fragment_depth)
+
+
+def fragment_shapes(definitions: dict[str, FragmentDefinitionNode]) -> dict[str, Shape]:
+    """The shape of every fragment, each measured once after those it spreads (a "fragment bomb", each
+    spreading the next twice, costs linear time), walked without recursion (a chain of 500 fragments)."""
+    shapes: dict[str, Shape] = {}
+    spreads = {name: _spreads(d.selection_set) for name, d in definitions.items()}
+    for root in definitions:
+        if root in shapes:
+            continue
+        path, on_path = [(root, iter(spreads[root]))], {root}
+        while path:
+            name, pending = path[-1]
+            for child in pending:
+                if child in definitions and child not in shapes and child not in on_path:
+                    path.append((child, iter(spreads[child])))
+                    on_path.add(child)
+                    break
             else:
-                sub_depth, sub_aliases = self.fragment(selection.name.value)
-            depth = max(depth, sub_depth)
-            aliases += sub_aliases
-        return depth, aliases
+                path.pop()
+                on_path.discard(name)
+                shapes[name] = _shape(definitions[name].selection_set, shapes)
+    return shapes
 
 
-def query_shape_rule(max_depth: int, max_aliases: int):
-    class QueryShapeRule(ValidationRule):
-        """Caps the depth and the aliases of each operation: both multiply the work of a single query.
+def _field_count(document) -> int:
+    """Field selections written in the document (each written once, however often it is spread)."""
+    count, pending = 0, [d.selection_set for d in document.definitions if getattr(d, "selection_set", None)]
+    while pending:
+        for selection in pending.pop().selections:
+            count += isinstance(selection, FieldNode)
+            if getattr(selection, "selection_set", None) is not None:
+                pending.append(selection.selection_set)
+    return count
 
-        Works on entering each operation, after graphql-core has checked that fragments do not
-        nest too deeply for recursion (its guard runs first on every node)."""
 
-        def __init__(self, context):
-            super().__init__(context)
-            self.shape = _Shape(context.document)
+def limit_errors(document, config) -> list[GraphQLError]:
+    """The limits ``document`` breaks, each error naming its limit; [] when it is within all of them."""
+    max_fields = int(config["GRAPHQL_MAX_FIELDS"])
+    fields = _field_count(document)
+    if fields > max_fields:
+        # First and alone: the other measures are linear, but graphql-core's validation is not.
+        return [GraphQLError(f"Field limit: the document selects {fields} fields; at most {max_fields} are allowed.",
+                             extensions={"code": "FIELD_LIMIT"})]
+    fragments = fragment_shapes({d.name.value: d for d in document.definitions
+                                 if isinstance(d, FragmentDefinitionNode)})
+    errors = []
+    max_depth, max_aliases = int(config["GRAPHQL_MAX_DEPTH"]), int(config["GRAPHQL_MAX_ALIASES"])
+    max_fragment_depth = int(config["GRAPHQL_MAX_FRAGMENT_DEPTH"])
+    for operation in (d for d in document.definitions if isinstance(d, OperationDefinitionNode)):
+        shape = _shape(operation.selection_set, fragments)
+        if shape.fragment_depth > max_fragment_depth:
+            errors.append(GraphQLError(
+                f"Fragment limit: this query nests fragment spreads {shape.fragment_depth} levels deep; "
+                f"at most {max_fragment_depth} are allowed.", operation, extensions={"code": "FRAGMENT_LIMIT"}))
+        if shape.depth > max_depth:
+            errors.append(GraphQLError(
+                f"Depth limit: this query nests {shape.depth} levels deep; at most {max_depth} are allowed.",
+                operation, extensions={"code": "DEPTH_LIMIT"}))
+        if shape.aliases > max_aliases:
+            errors.append(GraphQLError(f"Alias limit: this query uses more than {max_aliases} aliases.",
+                                       operation, extensions={"code": "ALIAS_LIMIT"}))
+    return errors
 
-        def enter_operation_definition(self, node, *_args):
-            depth, aliases = self.shape.selection_set(node.selection_set)
-            if depth > max_depth:
-                self.report_error(GraphQLError(
-                    f"Depth limit: this query nests {depth} levels deep; at most {max_depth} are allowed.",
-                    node, extensions={"code": "DEPTH_LIMIT"}))
-            if aliases > max_aliases:
-                self.report_error(GraphQLError(
-                    f"Alias limit: this query uses more than {max_aliases} aliases.",
-                    node, extensions={"code": "ALIAS_LIMIT"}))
+
+def limits_rule(config):
+    class LimitsRule(ValidationRule):
+        """``limit_errors`` as a rule, so that ``validation_rules`` holds every check the server makes (the
+        example operations are validated with it). The server also measures on its own, before validating:
+        graphql-core may abort before a rule reports. Measuring twice is cheap: it is linear."""
+
+        def enter_document(self, node, *_args):
+            for error in limit_errors(node, config):
+                self.report_error(error)
             return SKIP
 
-    return QueryShapeRule
+    return LimitsRule
+
+
+class StorableStringsRule(ValidationRule):
+    """A string literal may not hold a NUL or a lone surrogate, written as an escape ("a\\u0000b"): the
+    transport refuses them in the body's JSON, and this is the same refusal for the document's own text."""
+
+    def enter_string_value(self, node, *_args):
+        problem = unstorable(node.value)
+        if problem:
+            self.report_error(GraphQLError(problem, node, extensions={"code": "BAD_REQUEST"}))
 
 
 def validation_rules(config) -> list:
-    rules = list(specified_rules)
-    rules.append(query_shape_rule(int(config["GRAPHQL_MAX_DEPTH"]), int(config["GRAPHQL_MAX_ALIASES"])))
+    """The rules the server validates with: the specified ones, its limits and its text rule."""
+    rules = [limits_rule(config), *specified_rules, StorableStringsRule]
     if config["PRODUCTION"]:
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules

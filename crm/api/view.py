@@ -8,10 +8,12 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 from graphql import GraphQLError, execute, parse, validate
 from sqlalchemy import text
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
+from crm.api.arguments import refuse_invalid_arguments
+from crm.api.body import BodyRefused, parse_body
 from crm.api.context import RequestContext
-from crm.api.validation import strip_suggestion, validation_rules
+from crm.api.validation import limit_errors, strip_suggestion, validation_rules
 from crm.auth.services import Viewer, authenticate
 from crm.db import get_session
 from crm.errors import DomainError
@@ -44,12 +46,39 @@ def format_error(error: GraphQLError, production: bool) -> dict:
         if original.field:
             formatted["extensions"]["field"] = original.field
     elif original is not None and not isinstance(original, GraphQLError):
-        log.exception("resolver failed", exc_info=original)
-        formatted["message"] = "Internal error." if production else f"Internal error: {original}"
+        # The exception's text can hold SQL and its parameters (customer data): the log gets all of it,
+        # the client only the class, in development, to tell failures apart.
+        log.error("resolver failed at %s", ".".join(map(str, error.path or ())), exc_info=original)
+        formatted["message"] = "Internal error."
         formatted["extensions"] = {"code": "INTERNAL"}
+        if not production:
+            formatted["extensions"]["exception"] = type(original).__name__
     if production:
         formatted["message"] = strip_suggestion(formatted["message"])
     return formatted
+
+
+def checked_document(schema, query: str, config) -> tuple:
+    """(document, []) for a query within every limit and valid against ``schema``; (None, errors) otherwise."""
+    try:
+        document = parse(query, max_tokens=int(config["GRAPHQL_MAX_TOKENS"]))
+    except GraphQLError as error:
+        # graphql-core says "Syntax Error: Document contains more than N tokens. Parsing aborted."
+        if re.search(r"contains more than \d+ tokens", error.message):
+            error.message = f"Token limit: the document has more than {config['GRAPHQL_MAX_TOKENS']} tokens."
+            error.extensions = {"code": "TOKEN_LIMIT"}
+        elif "nested too deeply" in error.message:
+            error.message = "Depth limit: the document nests too deeply to be parsed."
+            error.extensions = {"code": "DEPTH_LIMIT"}
+        return None, [error]
+    errors = limit_errors(document, config) or validate(schema, document, validation_rules(config))
+    for error in errors:  # graphql-core's own guards, which stop validating
+        if error.message == "Validation aborted.":  # its rules would recurse too deeply
+            error.message = "Validation limit: the document nests selections and fragments too deeply to validate."
+            error.extensions = {"code": "VALIDATION_LIMIT"}
+        elif error.message.startswith("Too many validation errors"):  # more than 100
+            error.extensions = {"code": "VALIDATION_LIMIT"}
+    return (None, errors) if errors else (document, [])
 
 
 def run_graphql(body: dict, viewer: Viewer):
@@ -63,43 +92,21 @@ def run_graphql(body: dict, viewer: Viewer):
         return {"errors": [{"message": "The body needs a `query` string.", "extensions": {"code": "BAD_REQUEST"}}]}, 400
     if not isinstance(variables, dict):
         return {"errors": [{"message": "`variables` must be an object.", "extensions": {"code": "BAD_REQUEST"}}]}, 400
+    operation_name = body.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return {"errors": [{"message": "`operationName` must be a string.",
+                            "extensions": {"code": "BAD_REQUEST"}}]}, 400
     production = config["PRODUCTION"]
-    try:
-        document = parse(query, max_tokens=int(config["GRAPHQL_MAX_TOKENS"]))
-    except GraphQLError as error:
-        # graphql-core says "Syntax Error: Document contains more than N tokens. Parsing aborted."
-        if re.search(r"contains more than \d+ tokens", error.message):
-            error.message = f"Token limit: the document has more than {config['GRAPHQL_MAX_TOKENS']} tokens."
-            error.extensions = {"code": "TOKEN_LIMIT"}
-        return {"errors": [format_error(error, production)]}, 400
-    errors = validate(schema, document, validation_rules(config))
+    document, errors = checked_document(schema, query, config)
     if errors:
         return {"errors": [format_error(e, production) for e in errors]}, 400
     context = RequestContext(session=get_session(), viewer=viewer, config=config)
     result = execute(schema, document, context_value=context, variable_values=variables,
-                     operation_name=body.get("operationName"))
+                     operation_name=operation_name, middleware=[refuse_invalid_arguments])
     response: dict = {"data": result.data}
     if result.errors:
         response["errors"] = [format_error(e, production) for e in result.errors]
     return response, 200
-
-
-def _storable(value) -> bool:
-    """False for a NUL or a lone surrogate anywhere: PostgreSQL cannot store either, and the error would
-    surface as an internal one deep in a resolver instead of a clear refusal of the request."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
-    return True
 
 
 @bp.post("/graphql")
@@ -107,13 +114,11 @@ def graphql_post():
     viewer = bearer_viewer()
     if viewer is None:
         return error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
-    body = request.get_json(force=True, silent=True)
-    if isinstance(body, list):
-        return error_body("Batched requests are not supported: send one operation per request.", "BAD_REQUEST", 400)
-    if not isinstance(body, dict):
-        return error_body("The body must be a JSON object {query, variables, operationName}.", "BAD_REQUEST", 400)
-    if not _storable(body):
-        return error_body("Text in the request must be valid Unicode without NUL characters.", "BAD_REQUEST", 400)
+    try:
+        # Whatever the Content-Type: clients that send JSON as text/plain are served too.
+        body = parse_body(request.get_data(cache=False))
+    except BodyRefused as refused:
+        return error_body(refused.message, "BAD_REQUEST", 400)
     response, status = run_graphql(body, viewer)
     return current_app.response_class(json.dumps(response, default=str), status=status, mimetype="application/json")
 
@@ -151,6 +156,20 @@ def too_large(_exc):
 @bp.app_errorhandler(401)
 def unauthenticated(_exc):
     return error_body("Authentication required.", "UNAUTHENTICATED", 401)
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """Every HTTP error as JSON (a wrong method, an unknown path), never werkzeug's HTML page."""
+    if exc.code is None or exc.code < 400:  # routing redirects are HTTPExceptions too
+        return exc
+    return error_body(exc.description or exc.name, re.sub(r"\W+", "_", exc.name).upper(), exc.code)
+
+
+@bp.app_errorhandler(InternalServerError)
+def internal_error(exc: InternalServerError):
+    """Anything unforeseen outside a resolver: Flask has logged it; the client learns nothing more."""
+    return error_body("Internal error.", "INTERNAL", 500)
 
 
 GRAPHIQL_HTML = """<!doctype html>

@@ -147,3 +147,20 @@ class RfmCutoffs(Base):
     cutoffs: Mapped[list] = mapped_column(default=list)  # four values, as JSON (ISO datetimes, decimal strings)
     buyers: Mapped[int]
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmailChange(Base):
+    """A PORTAL's request to change its customer's email, waiting for the new address to confirm it.
+    One row per customer (a new request replaces the pending one); it also counts the day's requests."""
+
+    __tablename__ = "customer_email_change"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))        # the address asked for; None: nothing pending
+    # SHA-256 of the token in the confirmation link; None when the address belongs to another customer
+    # (its owner was told instead, and no link can confirm it).
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    window_started_at: Mapped[datetime]
+    requests: Mapped[int] = mapped_column(default=0)              # since window_started_at

@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
+from crm.db import utcnow
 from crm.enums import Channel, LifecycleStage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}$")
 SUBTAG_RE = re.compile(r"^[A-Za-z0-9]{2,8}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-_TIMEZONES = zoneinfo.available_timezones()
+MAX_AMOUNT = Decimal("100000000000")  # one order; leaves room for sums in the Money column
+# As for interactions: the rules look back a year or more from an order, which must stay a real date.
+EARLIEST_ORDER = datetime(1900, 1, 1, tzinfo=timezone.utc)
+# As for interactions (journeys.interactions.FUTURE_TOLERANCE): an order has happened; this much covers a
+# shop's clock running ahead of ours.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# IANA zone names: available_timezones() also lists other files of the system's zoneinfo directory, such as
+# "localtime" (a link to the machine's own zone) and "posixrules".
+IANA_TIMEZONES = frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules"})
+_TIMEZONES = IANA_TIMEZONES
 
 
 def normalise_email(value: str) -> str:
@@ -37,6 +48,13 @@ def normalise_phone(value: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValidationError("This phone number is not valid.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_external_id(value: str) -> str:
+    external_id = value.strip()
+    if len(external_id) > 200:  # the column's width: longer is a database error, not a refusal
+        raise ValidationError("At most 200 characters.")
+    return external_id
 
 
 def validate_timezone(value: str) -> str:
@@ -102,7 +120,7 @@ class CustomerUpdateSchema(Schema):
 
 
 class CustomerCreateSchema(CustomerUpdateSchema):
-    external_id = _Normalised(lambda v: v.strip(), data_key="externalId")
+    external_id = _Normalised(normalise_external_id, data_key="externalId")
     lifecycle_stage = fields.Enum(LifecycleStage, data_key="lifecycleStage")
 
 
@@ -130,11 +148,15 @@ class OrderRecordSchema(Schema):
             raise ValidationError("Amount must be a decimal number.", "amount") from None
         if not amount.is_finite() or amount < 0:
             raise ValidationError("Amount must be zero or more.", "amount")
+        if amount >= MAX_AMOUNT:  # first: quantizing a huge amount overflows the decimal context
+            raise ValidationError(f"Amount must be below {MAX_AMOUNT:,}.", "amount")
         if amount != amount.quantize(Decimal("0.0001")):
             raise ValidationError("Amount has at most 4 decimal places.", "amount")
-        if amount >= Decimal("100000000000"):
-            raise ValidationError("Amount is too large.", "amount")
         data["amount"] = amount
+        if data["occurred_at"] < EARLIEST_ORDER:
+            raise ValidationError("occurredAt is before 1900.", "occurredAt")
+        if data["occurred_at"] > utcnow() + FUTURE_TOLERANCE:
+            raise ValidationError("occurredAt is in the future (more than 5 minutes ahead of now).", "occurredAt")
         currency = data["currency"].strip().upper()
         if not CURRENCY_RE.match(currency):
             raise ValidationError("Currency is a three-letter ISO 4217 code, e.g. EUR.", "currency")

@@ -15,7 +15,7 @@ from crm.customers.models import Consent, Customer
 from crm.customers.schemas import CustomerCreateSchema, CustomerUpdateSchema
 from crm.db import lock_for_update, transaction, utcnow
 from crm.enums import Channel, LifecycleStage, ServiceTier
-from crm.errors import DomainError, NotFound
+from crm.errors import DomainError, Invalid, NotFound
 
 _UNIQUE_FIELDS = (("email", "email", "email"), ("external_id", "externalId", "externalId"))
 
@@ -88,9 +88,15 @@ def _clean_attributes(attributes: dict) -> dict:
     return {key: value for key, value in attributes.items() if value is not None}
 
 
-def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, actor: str | None) -> Customer:
-    """Update given fields only; ``attributes`` merge key by key and a null value removes a key."""
+def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, actor: str | None,
+                    email_change=None) -> Customer:
+    """Update given fields only; ``attributes`` merge key by key and a null value removes a key.
+
+    ``email_change`` (``EmailChangeSettings``; for a PORTAL token): a new email is not applied but
+    verified (``crm.customers.email_change``), so the answer never says whether another customer has it."""
     values = CustomerUpdateSchema().load(data)
+    requested = values.pop("email") if email_change is not None and values.get("email") is not None else None
+    now = utcnow()
     with transaction(session):
         customer = require_customer(session, customer_id, "id", for_update=True)
         _check_unique(session, values, exclude_id=customer.id)
@@ -112,14 +118,21 @@ def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, act
                 else:
                     merged[key] = value
             customer.attributes = merged
-        customer.updated_at = utcnow()
+        customer.updated_at = now
         _flush_unique(session)
-        events.emit(session, "customer.updated", customerId=str(customer.id), fields=sorted(data))
+        if requested is not None:
+            from crm.customers.email_change import request_change
+            request_change(session, customer, requested, email_change, now)
+        fields = sorted(key for key in data if not (requested is not None and key == "email"))
+        if fields or requested is None:
+            events.emit(session, "customer.updated", customerId=str(customer.id), fields=fields)
     return customer
 
 
 def set_consent(session: Session, *, customer_id: uuid.UUID, channel: Channel, granted: bool,
                 source: str | None, actor: str | None) -> Customer:
+    if source is not None and len(source) > 200:  # the column's width
+        raise Invalid("source is at most 200 characters.", "source")
     with transaction(session):
         customer = require_customer(session, customer_id, for_update=True)
         consent = session.get(Consent, (customer.id, channel))

@@ -144,9 +144,10 @@ def care_rule(session: Session, key: str) -> CareRule:
 
 def update_care_rule(session: Session, *, key: str, enabled: bool | None = None, delay_seconds: int | None = None,
                      channel: Channel | None = None, template: str | None = None, locale: str | None = None,
-                     actor: str | None = None) -> CareRule:
+                     actor: str | None = None, limits: templates.RenderLimits = templates.DEFAULT_LIMITS) -> CareRule:
     """Change what was given; ``template`` with ``locale`` sets that locale's variant (an empty one removes
-    it); without, the default template."""
+    it); without, the default template. The template written (and every variant, when the channel
+    changes) must render within ``limits`` for a sample customer (``templates.trial``)."""
     with transaction(session):
         rule = care_rule(session, key)
         if delay_seconds is not None and not 0 <= delay_seconds <= MAX_DELAY:
@@ -173,6 +174,17 @@ def update_care_rule(session: Session, *, key: str, enabled: bool | None = None,
                 except templates.TemplateProblem as exc:
                     raise Invalid(exc.message, "input.template") from None
                 variants[locale or ""] = template
+        # The cost cap, for a sample customer: the template written, and every variant on a new channel.
+        final_channel = channel or rule.channel
+        trials = [(v, "input.channel") for v in variants.values()] if final_channel != rule.channel else []
+        if template is not None and (locale or "") in variants:
+            trials.insert(0, (template, "input.template"))
+        deadline = limits.checks_deadline()
+        for source, field in trials:
+            try:
+                templates.trial(source, limits=limits, channel=final_channel, deadline=deadline)
+            except templates.TemplateProblem as exc:
+                raise Invalid(exc.message, field) from None
         row = session.get(CareRuleSetting, key)
         if row is None:
             row = CareRuleSetting(key=key)
@@ -208,7 +220,8 @@ def schedule_care(session: Session, *, key: str, customer_id: uuid.UUID, dedupe:
     locale, source = templates.pick_locale(rule.templates, None if staff_user_id else customer.locale)
     status = reason = None
     try:
-        rendered = templates.render(source, {**templates.customer_context(session, customer), **context})
+        rendered = templates.render(source, {**templates.customer_context(session, customer), **context},
+                                    limits=settings.render, channel=rule.channel)
         subject, body = rendered.subject, rendered.body
     except templates.TemplateProblem as exc:
         status, reason, subject, body = MessageStatus.FAILED, exc.message, None, source

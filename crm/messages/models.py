@@ -34,6 +34,8 @@ class MessageStatus(str, enum.Enum):
 
 
 PENDING = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+# Messages that verify a portal's email change ("verify:email", "verify:email-taken"): never shown on a portal.
+VERIFICATION_TRIGGER_PREFIX = "verify:"
 SENDABLE_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
 
 
@@ -53,6 +55,8 @@ class Message(Base):
     staff_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
     purpose: Mapped[MessagePurpose] = mapped_column(enum_column(MessagePurpose))
+    # Where it goes instead of the customer's own address (an email change being verified).
+    address: Mapped[str | None] = mapped_column(String(320))
     trigger: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str | None] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)

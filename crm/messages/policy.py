@@ -1,6 +1,7 @@
 """The rules every message passes before it is sent, in this order:
 
-1. an erased (merged-away) customer or no address for the channel -> SUPPRESSED, NO_ADDRESS;
+1. an erased (merged-away) customer or no address for the channel -> SUPPRESSED, NO_ADDRESS (a message
+   with an address of its own, verifying an email change, goes there);
 2. no consent for the channel (CARE, FOLLOW_UP, CAMPAIGN; TRANSACTIONAL is exempt) -> NO_CONSENT;
 3. the frequency cap (CARE + CAMPAIGN per customer per window) -> FREQUENCY_CAP;
 4. quiet hours in the customer's own timezone -> rescheduled to the end of the quiet period.
@@ -50,7 +51,7 @@ def zone_of(name: str | None) -> tzinfo:
     """A customer's timezone; an unknown name (validated on write, so only legacy data) counts as UTC."""
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return timezone.utc
 
 
@@ -94,6 +95,8 @@ def judge(session: Session, message: Message, customer: Customer | None, staff_e
             return Verdict("SUPPRESS", reason="NO_ADDRESS")
         return Verdict("SEND", address=staff_email)
     address = address_of(customer, message.channel)
+    if message.address and customer is not None and customer.merged_into_id is None:
+        address = message.address   # an email change being verified goes to the new address
     if not address:
         return Verdict("SUPPRESS", reason="NO_ADDRESS")
     if message.purpose in NEEDS_CONSENT and not has_consent(session, customer.id, message.channel):

@@ -19,6 +19,7 @@ from crm.customers.services import require_customer
 from crm.db import transaction, upsert_insert, utcnow
 from crm.enums import Channel, Role
 from crm.errors import DomainError, Forbidden, Invalid
+from crm.masking import masks_pii
 from crm.messages import policy, templates
 from crm.messages.models import (
     SENDABLE_CHANNELS,
@@ -54,11 +55,12 @@ def create_message(session: Session, *, customer_id: uuid.UUID, channel: Channel
                    trigger: str, subject: str | None, body: str, dedupe_key: str, send_at: datetime | None = None,
                    locale: str | None = None, context: dict | None = None, actor: str | None = None,
                    staff_user_id: uuid.UUID | None = None, payload_hash: str | None = None,
-                   status: MessageStatus | None = None, reason: str | None = None,
+                   status: MessageStatus | None = None, reason: str | None = None, address: str | None = None,
                    now: datetime | None = None) -> Created:
     """Write a message (helper: flushes, never commits). Due now: QUEUED with its send job in the outbox;
     later: SCHEDULED, and the dispatcher queues it when due. ``status``/``reason`` record a message that is
-    decided already (a template that failed to render is FAILED before it is ever sent)."""
+    decided already (a template that failed to render is FAILED before it is ever sent). ``address``: where
+    it goes instead of the customer's own address (an email change being verified)."""
     now = now or utcnow()
     due = max(send_at or now, now)
     if status is None:
@@ -66,6 +68,7 @@ def create_message(session: Session, *, customer_id: uuid.UUID, channel: Channel
     message_id = uuid.uuid4()
     written = _insert_ignoring_duplicate(session, dict(
         id=message_id, customer_id=customer_id, staff_user_id=staff_user_id, channel=channel, purpose=purpose,
+        address=address,
         trigger=trigger, subject=subject, body=body, locale=locale, status=status,
         suppression_reason=reason if status == MessageStatus.SUPPRESSED else None,
         last_error=reason if status == MessageStatus.FAILED else None, scheduled_for=due, attempts=0,
@@ -97,11 +100,13 @@ def _clean_text(value: str | None, field: str, limit: int, required: bool = Fals
 
 def send_manual(session: Session, *, customer_id: uuid.UUID, channel: Channel, purpose: MessagePurpose,
                 subject: str | None, body: str, send_at: datetime | None, dedupe_key: str | None,
-                actor: str | None, actor_role: Role, now: datetime | None = None) -> Message:
-    """A message written by staff. The body is a template over the customer's profile. Refused now rather
-    than suppressed later when it could never be sent: no address, or no consent (TRANSACTIONAL aside,
-    which only ADMIN may send, because it goes out without consent). The same dedupeKey with the same
-    message returns the first; with a different one, IDEMPOTENCY_MISMATCH."""
+                actor: str | None, actor_role: Role, limits: templates.RenderLimits = templates.DEFAULT_LIMITS,
+                now: datetime | None = None) -> Message:
+    """A message written by staff. The body is a template over the customer's profile, rendered now under
+    ``limits`` (a text over the cap is INVALID), with email and phone masked if the author's role sees
+    them masked. Refused now rather than suppressed later when it could never be sent: no address, or no
+    consent (TRANSACTIONAL aside, which only ADMIN may send, because it goes out without consent). The
+    same dedupeKey with the same message returns the first; with a different one, IDEMPOTENCY_MISMATCH."""
     now = now or utcnow()
     channel, purpose = Channel(channel), MessagePurpose(purpose)
     if channel not in SENDABLE_CHANNELS:
@@ -130,13 +135,17 @@ def send_manual(session: Session, *, customer_id: uuid.UUID, channel: Channel, p
         if purpose in policy.NEEDS_CONSENT and not policy.has_consent(session, customer.id, channel):
             raise DomainError("CONSENT_MISSING", f"This customer has not consented to {channel.value} messages.",
                               "input.channel")
-        context = templates.customer_context(session, customer)
+        context = templates.customer_context(session, customer, masked=masks_pii(actor_role))
         try:
             templates.check(body)
-            rendered = templates.render(body, context)
-            subject_text = templates.render(subject, context).body if subject else None
+            rendered = templates.render(body, context, limits=limits, channel=channel)
         except templates.TemplateProblem as exc:
             raise Invalid(exc.message, "input.body") from None
+        try:
+            subject_text = templates.render(subject, context, limits=limits, channel=channel,
+                                            subject_only=True).subject if subject else None
+        except templates.TemplateProblem as exc:
+            raise Invalid(exc.message, "input.subject") from None
         return create_message(
             session, customer_id=customer.id, channel=channel, purpose=purpose, trigger="manual",
             subject=subject_text or rendered.subject, body=rendered.body, dedupe_key=key, send_at=send_at,

@@ -1,8 +1,10 @@
 """Messaging settings: CRM_MESSAGES_* environment variables, defaults here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time, timedelta
+
+from crm.messages.templates import RenderLimits
 
 DEFAULTS = {
     # Providers. EMAIL goes through SMTP when MESSAGES_SMTP_HOST is set, SMS and PUSH through the HTTP
@@ -29,6 +31,13 @@ DEFAULTS = {
     "MESSAGES_STALE_AFTER": 86400,             # care for a trigger older than its delay + this is skipped
     "MESSAGES_DISPATCH_INTERVAL": 5,            # seconds between dispatcher rounds in `crm worker`
     "MESSAGES_SURVEY_URL": "http://127.0.0.1:5000/surveys/csat?case={caseId}",
+    # The cost cap of a rendered message (crm/messages/sandbox.py). Over it, a message FAILs with the
+    # reason; a template that breaks it even for a sample customer is refused when it is written.
+    "MESSAGES_MAX_BODY_CHARS": {"EMAIL": 100_000, "SMS": 1_600, "PUSH": 1_000},   # per channel
+    "MESSAGES_MAX_SUBJECT_CHARS": 500,         # at most 500 (the column)
+    "MESSAGES_RENDER_MAX_STEPS": 10_000,       # loop iterations and calls per render
+    "MESSAGES_RENDER_MAX_WORK": 1_000_000,     # characters of values made per render
+    "MESSAGES_RENDER_TIMEOUT": 1,              # seconds per render
     # Periodic care.
     "BIRTHDAYS_INTERVAL": 3600,
     "INACTIVITY_INTERVAL": 3600,
@@ -56,6 +65,7 @@ class MessageSettings:
     claim_lease: timedelta = timedelta(seconds=60)
     requeue_after: timedelta = timedelta(seconds=300)
     stale_after: timedelta = timedelta(days=1)
+    render: RenderLimits = field(default_factory=RenderLimits)
 
     @classmethod
     def from_config(cls, config) -> MessageSettings:
@@ -69,6 +79,7 @@ class MessageSettings:
             claim_lease=timedelta(seconds=float(config["MESSAGES_CLAIM_LEASE"])),
             requeue_after=timedelta(seconds=float(config["MESSAGES_REQUEUE_AFTER"])),
             stale_after=timedelta(seconds=float(config["MESSAGES_STALE_AFTER"])),
+            render=RenderLimits.from_config(config),
         )
 
     def backoff(self, attempts: int) -> timedelta:

@@ -13,8 +13,8 @@ A rule is ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}`` or a condit
 Semantics: every condition is two-valued. A missing value (NULL, no loyalty account, absent attribute)
 fails every condition except ``neq`` / ``not_in`` (and ``exists false``), so ``not {eq}`` == ``neq``.
 ``contains`` / ``starts_with`` are case-insensitive. ``within_last D`` means ``now - D <= t <= now``,
-``before_last D`` means ``t < now - D``. Durations are ISO-8601; ``Y`` counts 365 days and ``M`` (date
-part) 30 days. ``country`` has no column on Customer: it is the string ``attributes.country``.
+``before_last D`` means ``t < now - D``. Durations are ISO-8601, at most 100 years; ``Y`` counts 365 days and
+``M`` (date part) 30 days. ``country`` has no column on Customer: it is the string ``attributes.country``.
 ``segment`` (``eq`` / ``in`` a segment id, ``neq`` / ``not_in``) reads the stored membership, so a rule
 may build on another segment, static or dynamic; the segment services refuse cycles.
 ``attributes.<key>`` is typed by the rule's value (string, number or boolean); a stored value of
@@ -30,15 +30,15 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import and_, false, func, not_, or_, select, true
 
-from crm.api.ids import parse_id
 from crm.customers.models import Customer
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import Invalid
+from crm.segments.rule_values import bounded_text, json_kind, parse_duration, scalar
 from crm.segments.fields import (
     FIELD_PROVIDERS,
     Cond,
@@ -71,17 +71,7 @@ OPS_BY_TYPE = {
 # --- validation --------------------------------------------------------------------------------------
 
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-_DURATION = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
-                       r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 COND_KEYS = {"field", "op", "value", "within", "where"}
-
-
-def parse_duration(text, path: str) -> timedelta:
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if not match:
-        raise Invalid("Give an ISO-8601 duration such as P90D or PT12H.", path)
-    y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
-    return timedelta(days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s)
 
 
 def _lookup(name, path: str) -> tuple[str, FieldDef, str | None]:
@@ -99,57 +89,6 @@ def _lookup(name, path: str) -> tuple[str, FieldDef, str | None]:
     raise Invalid(f"Unknown field {name!r}.", path)
 
 
-def _scalar(kind: str, fdef: FieldDef, value, path: str):
-    """One value of the field's type, coerced for binding."""
-    bad = Invalid(f"Expected a {kind} value.", path)
-    if kind in ("string", "enum"):
-        if not isinstance(value, str):
-            raise bad
-        if fdef.choices and value not in fdef.choices:
-            raise Invalid(f"Expected one of {', '.join(fdef.choices)}.", path)
-        return value
-    if kind in ("number", "money"):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise bad
-        if kind == "number":
-            if isinstance(value, str):
-                raise bad
-            return value
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            raise bad from None
-        if not amount.is_finite() or amount != amount.quantize(Decimal("0.0001")):
-            raise Invalid("Expected an amount with at most 4 decimal places.", path)
-        return amount
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if kind == "json":
-        if value is None or not isinstance(value, (str, int, float, bool)):
-            raise Invalid("Expected a string, number or boolean.", path)
-        return value
-    try:
-        if kind == "datetime":
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                raise ValueError
-            return parsed
-        if kind == "date":
-            return date.fromisoformat(value)
-        if kind == "segment":
-            return parse_id(value, "Segment", path)
-        return uuid.UUID(value)
-    except (TypeError, ValueError, AttributeError):
-        raise Invalid(f"Expected an ISO-8601 {kind} with offset." if kind == "datetime" else f"Expected a {kind}.",
-                      path) from None
-
-
-def _json_kind(value) -> str:
-    return "boolean" if isinstance(value, bool) else "string" if isinstance(value, str) else "number"
-
-
 def _value(fdef: FieldDef, op: str, value, path: str):
     kind = fdef.type
     if op == "exists":
@@ -163,8 +102,8 @@ def _value(fdef: FieldDef, op: str, value, path: str):
             raise Invalid(f"{op} takes a non-empty list" + (" of two values." if op == "between" else "."), path)
         if op == "between" and len(value) != 2:
             raise Invalid("between takes a list of two values [low, high].", path)
-        items = [_scalar(kind, fdef, v, f"{path}.{i}") for i, v in enumerate(value)]
-        if kind == "json" and len({_json_kind(v) for v in items}) > 1:
+        items = [scalar(kind, fdef, v, f"{path}.{i}") for i, v in enumerate(value)]
+        if kind == "json" and len({json_kind(v) for v in items}) > 1:
             raise Invalid("The values must all be of one type.", path)
         if op == "between" and isinstance(items[0], bool):
             raise Invalid("Booleans do not compare with between.", path)
@@ -174,8 +113,8 @@ def _value(fdef: FieldDef, op: str, value, path: str):
     if op in ("contains", "starts_with"):
         if not isinstance(value, str) or not value:
             raise Invalid(f"{op} takes a non-empty string.", path)
-        return value
-    return _scalar(kind, fdef, value, path)
+        return bounded_text(value, path)
+    return scalar(kind, fdef, value, path)
 
 
 def _where(fdef: FieldDef, where, path: str) -> dict:
@@ -284,7 +223,7 @@ def _sql_value(cond: Cond, now: datetime):
         if cond.op == "exists":
             return JsonAttr(cond.param, "type")
         sample = cond.value[0] if isinstance(cond.value, list) else cond.value
-        kind = "string" if cond.op in ("contains", "starts_with") else _json_kind(sample)
+        kind = "string" if cond.op in ("contains", "starts_with") else json_kind(sample)
         return JsonAttr(cond.param, kind)
     return cond.fdef.build(cond.param, cond, now)
 

@@ -15,13 +15,15 @@ from croniter import croniter
 from sqlalchemy.orm import Session
 
 from crm.api.ids import parse_id
-from crm.enums import Channel, LifecycleStage, ServiceTier
+from crm.customers.schemas import IANA_TIMEZONES
+from crm.enums import Channel, LifecycleStage, Role, ServiceTier
 from crm.errors import DomainError, Invalid
+from crm.masking import refuse_selection_by_contact
 from crm.messages import templates
 from crm.messages.models import SENDABLE_CHANNELS
 from crm.segments import rules
 from crm.segments.services import check_references, get_segment
-from journeys.campaigns.schedule import WEEKDAYS
+from journeys.campaigns.schedule import CRON_HORIZON_YEARS, FIRST_YEAR, LAST_YEAR, WEEKDAYS, fires_within, is_random
 
 STEP_TYPES = ("SEND", "WAIT", "BRANCH", "UPDATE", "EXIT")
 TRIGGER_KINDS = ("STAGE_ENTERED", "SEGMENT_JOINED", "LOYALTY_TIER_REACHED", "NO_ORDER_FOR")
@@ -92,18 +94,22 @@ def _clock(value, field: str) -> str:
 def _zone(value, field: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         raise Invalid(f"{value!r} is not an IANA timezone such as 'Europe/Berlin'.", field) from None
+    if value not in IANA_TIMEZONES:   # e.g. "localtime": a file of the zoneinfo directory, not a zone's name
+        raise Invalid(f"{value!r} is not an IANA timezone such as 'Europe/Berlin'.", field)
     return value
 
 
 def _date(value, field: str) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
+    """A schedule's date, in years every local time of which is an instant in every timezone."""
     try:
-        return date.fromisoformat(str(value)).isoformat()
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise Invalid("A date is YYYY-MM-DD.", field) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Invalid(f"A date is from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31.", field)
+    return day.isoformat()
 
 
 def clean_schedule(schedule: dict, now: datetime, field: str = "input.schedule") -> dict:
@@ -141,6 +147,12 @@ def clean_schedule(schedule: dict, now: datetime, field: str = "input.schedule")
         if len(expression.split()) != 5 or not croniter.is_valid(expression):
             raise Invalid("A cron expression has five fields: minute hour day-of-month month day-of-week.",
                           f"{field}.cron")
+        if is_random(expression):
+            raise Invalid("A cron expression may not use R (random): its times would change on every read.",
+                          f"{field}.cron")
+        if not fires_within(expression, now):
+            raise Invalid(f"This cron expression never fires within {CRON_HORIZON_YEARS} years "
+                          "(e.g. '0 0 31 2 *', 31 February).", f"{field}.cron")
         out["cron"] = expression
     else:
         if not schedule.get("local_time"):
@@ -195,13 +207,16 @@ def clean_trigger(session: Session, trigger: dict, field: str = "input.trigger")
     return out
 
 
-def clean_rule(session: Session, rule, field: str) -> dict:
+def clean_rule(session: Session, rule, field: str, role: Role | None = None) -> dict:
+    """A segments rule (exit rule, branch). A role that sees contact details masked may not select by
+    them (FORBIDDEN, as in segment rules)."""
     rules.validate(rule, field)
+    refuse_selection_by_contact(role, rules.condition_fields(rule), field)
     check_references(session, rule, None, field)
     return rule
 
 
-def _content(step: dict, field: str) -> list[dict]:
+def _content(step: dict, field: str, limits: templates.RenderLimits, deadline: float) -> list[dict]:
     variants = step.get("content") or []
     if not variants:
         raise DomainError("REQUIRED", "A SEND step needs content for at least one channel.", f"{field}.content")
@@ -219,6 +234,8 @@ def _content(step: dict, field: str) -> list[dict]:
         seen.add((channel, locale.lower()))
         try:
             templates.check(variant.get("template") or "", allowed=TEMPLATE_NAMES)
+            templates.trial(variant["template"], limits=limits, channel=channel, deadline=deadline,
+                            extra={"campaign": {"id": "", "name": "Sample"}})
         except templates.TemplateProblem as exc:
             raise Invalid(exc.message, f"{here}.template") from None
         out.append({"channel": channel.value, "locale": locale, "template": variant["template"]})
@@ -229,7 +246,8 @@ def _content(step: dict, field: str) -> list[dict]:
     return out
 
 
-def clean_steps(session: Session, steps: list[dict], field: str = "input.steps") -> list[dict]:
+def clean_steps(session: Session, steps: list[dict], field: str = "input.steps", *, role: Role | None = None,
+                limits: templates.RenderLimits = templates.DEFAULT_LIMITS) -> list[dict]:
     if not steps:
         raise DomainError("REQUIRED", "A campaign has at least one step.", field)
     if len(steps) > MAX_STEPS:
@@ -242,7 +260,7 @@ def clean_steps(session: Session, steps: list[dict], field: str = "input.steps")
         if key in keys:
             raise Invalid(f"Two steps are called {key!r}.", f"{field}.{i}.key")
         keys.append(key)
-    out = []
+    out, deadline = [], limits.checks_deadline()
     for i, step in enumerate(steps):
         here = f"{field}.{i}"
         kind = getattr(step.get("type"), "value", step.get("type"))
@@ -250,7 +268,7 @@ def clean_steps(session: Session, steps: list[dict], field: str = "input.steps")
             raise Invalid(f"A step type is one of {', '.join(STEP_TYPES)}.", f"{here}.type")
         clean = {"key": keys[i], "type": kind}
         if kind == "SEND":
-            clean["content"] = _content(step, here)
+            clean["content"] = _content(step, here, limits, deadline)
         elif kind == "WAIT":
             seconds, until = step.get("wait_seconds"), step.get("wait_until_local_time")
             if (seconds is None) == (until is None):
@@ -265,7 +283,7 @@ def clean_steps(session: Session, steps: list[dict], field: str = "input.steps")
         elif kind == "BRANCH":
             if step.get("rule") is None:
                 raise DomainError("REQUIRED", "A BRANCH step needs a rule.", f"{here}.rule")
-            clean["rule"] = clean_rule(session, step["rule"], f"{here}.rule")
+            clean["rule"] = clean_rule(session, step["rule"], f"{here}.rule", role)
             for name, key in (("ifTrue", "if_true"), ("ifFalse", "if_false")):
                 target = step.get(key)
                 if target is not None and target not in keys[i + 1:]:

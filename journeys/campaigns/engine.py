@@ -184,7 +184,7 @@ class Journey:
                 scheduled_for=self.now, attempts=0,
                 dedupe_key=dedupe_key(self.campaign.id, step["key"], customer.id, entry.id),
                 context={"campaignId": str(self.campaign.id), "entryId": str(entry.id), "step": step["key"],
-                         "render": True},
+                         "render": True, "masked": self.campaign.masked_by is not None},
                 actor=trigger_of(self.campaign.id), created_at=self.now, updated_at=self.now))
             self._record(entry, step, f"{channel.value}" + (f" suppressed: {reason}" if reason else ""), message_id)
             self._go(entry, self._next(step["key"]))

@@ -94,7 +94,9 @@ def on_order_recorded(payload: dict) -> dict:
 
 def still_due(session, message: Message):
     """SEND_GUARDS["campaign:"]: the campaign still runs and the customer is still in it; then the text
-    is rendered, now, from the customer as they are."""
+    is rendered, now, from the customer as they are, under the cost cap. Content a role that sees
+    contact details masked wrote (or touched) renders with email and phone masked: the campaign's state
+    when the message was written, or now."""
     context = message.context or {}
     campaign = session.get(Campaign, uuid.UUID(context["campaignId"]))
     entry = session.get(CampaignEntry, uuid.UUID(context["entryId"]))
@@ -107,12 +109,14 @@ def still_due(session, message: Message):
         return f"left the campaign: {entry.exit_reason}"
     if context.get("render"):
         customer = session.get(Customer, message.customer_id)
-        values = {**templates.customer_context(session, customer),
+        masked = bool(context.get("masked")) or campaign.masked_by is not None
+        values = {**templates.customer_context(session, customer, masked=masked),
                   "campaign": {"id": str(campaign.id), "name": campaign.name}}
         try:
-            rendered = templates.render(message.body, values)
+            rendered = templates.render(message.body, values, limits=current_settings().render,
+                                        channel=message.channel)
         except templates.TemplateProblem as exc:
             return Fail(exc.message)
         message.subject, message.body = rendered.subject, rendered.body
-        message.context = {**context, "render": False}
+        message.context = {**context, "render": False, "masked": masked}
     return None

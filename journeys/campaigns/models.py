@@ -59,6 +59,13 @@ class Campaign(Base):
     plan_from: Mapped[datetime | None]
     created_by: Mapped[str | None] = mapped_column(String(200))
     updated_by: Mapped[str | None] = mapped_column(String(200))
+    # Who last wrote the steps (the content), and in which role.
+    content_by: Mapped[str | None] = mapped_column(String(200))
+    content_role: Mapped[str | None] = mapped_column(String(32))
+    # Set to the actor when a role that sees contact details masked writes, schedules or resumes the
+    # campaign; cleared when an unmasked role saves the steps. Set: templates render with email and phone
+    # masked (a marketer cannot put `{{ customer.email }}` into a link and read it back).
+    masked_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     scheduled_at: Mapped[datetime | None]

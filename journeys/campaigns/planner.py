@@ -12,7 +12,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
@@ -59,7 +58,7 @@ def due_runs(campaign: Campaign, zones: list[str], now: datetime) -> list[tuple[
             if occurrence is not None:
                 pairs.append((zone, occurrence))
     else:
-        occurrence = schedules.latest(schedule, ZoneInfo(schedule.get("timezone") or "UTC"), now)
+        occurrence = schedules.latest(schedule, zone_of(schedule.get("timezone")), now)
         if occurrence is not None:
             pairs.append((schedules.SHARED_ZONE, occurrence))
     return [(zone, o) for zone, o in pairs if campaign.plan_from is None or o.instant >= campaign.plan_from]
@@ -92,23 +91,43 @@ def plan_run(session: Session, *, campaign_id, zone: str, occurrence: schedules.
 
 
 def plan_due(session: Session, *, now: datetime, settings: PlanSettings) -> int:
-    """Plan every due occurrence of every running scheduled campaign; returns how many entered."""
+    """Plan every due occurrence of every running scheduled campaign; returns how many entered. A campaign
+    whose planning fails is logged with its id and skipped this round: the others are planned."""
     campaigns = session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.RUNNING,
                                                        Campaign.schedule.is_not(None))).all()
     session.commit()   # end the read: each run is its own transaction
-    zones = customer_zones(session) if any(schedules.is_local(c.schedule) for c in campaigns) else []
+    zones = customer_zones(session) if any(_is_local(c) for c in campaigns) else []
     entered = 0
     for campaign in campaigns:
-        pairs = due_runs(campaign, zones, now)
-        if not pairs:
-            continue
-        planned = set(session.execute(select(CampaignRun.period, CampaignRun.zone).where(
-            CampaignRun.campaign_id == campaign.id, CampaignRun.period.in_({o.period for _, o in pairs}))).all())
-        for zone, occurrence in pairs:
-            if (occurrence.period, zone) not in planned:
-                entered += plan_run(session, campaign_id=campaign.id, zone=zone, occurrence=occurrence, now=now,
-                                    settings=settings) or 0
+        campaign_id = campaign.id
+        try:
+            entered += _plan_campaign(session, campaign, zones, now=now, settings=settings)
+        except Exception:
+            session.rollback()
+            log.exception("campaign %s: planning failed, skipped this round", campaign_id)
     session.commit()
+    return entered
+
+
+def _is_local(campaign: Campaign) -> bool:
+    try:
+        return schedules.is_local(campaign.schedule)
+    except (AttributeError, TypeError):   # a stored schedule of the wrong shape: its planning fails (logged)
+        return False
+
+
+def _plan_campaign(session: Session, campaign: Campaign, zones: list[str], *, now: datetime,
+                   settings: PlanSettings) -> int:
+    pairs = due_runs(campaign, zones, now)
+    if not pairs:
+        return 0
+    planned = set(session.execute(select(CampaignRun.period, CampaignRun.zone).where(
+        CampaignRun.campaign_id == campaign.id, CampaignRun.period.in_({o.period for _, o in pairs}))).all())
+    entered = 0
+    for zone, occurrence in pairs:
+        if (occurrence.period, zone) not in planned:
+            entered += plan_run(session, campaign_id=campaign.id, zone=zone, occurrence=occurrence, now=now,
+                                settings=settings) or 0
     return entered
 
 

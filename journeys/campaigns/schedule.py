@@ -11,9 +11,14 @@ it repeats is sent at its first occurrence.
 An occurrence is named by its *period*: "once", the local date (daily, weekly, monthly) or the wall
 time (cron, which may fire several times a day). An entry per period is what makes a rescheduled
 campaign never send twice in one period.
+
+A stored schedule the arithmetic cannot place (a wall time with no instant in UTC, a cron without an
+occurrence: refused when written, ``definition.clean_schedule``, but possibly stored before) never
+raises here: it has no occurrence, and an end it cannot reach is no end.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
@@ -21,6 +26,16 @@ from croniter import croniter
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 SHARED_ZONE = "*"   # the run of a schedule everyone shares
+# The years a schedule's dates (localDate, startsOn, endsOn) may name: any wall time on them has an instant
+# in UTC in every zone (UTC-12 to UTC+14), with a day to spare either side.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+# A cron expression must fire within this many years of when it is written ("0 0 31 2 *" never does).
+CRON_HORIZON_YEARS = 5
+# What a stored value can raise below: OverflowError (no instant in UTC), ValueError (a cron without an
+# occurrence is CroniterBadDateError; a malformed date or time), KeyError / TypeError (a part missing).
+BAD_VALUE = (OverflowError, ValueError, KeyError, TypeError)
+# croniter's R (random) and H (hashed) fields, e.g. "R", "R(0-30)", "H/5": a different time on every read.
+_RANDOM_FIELD = re.compile(r"^[hr](?:\(|/|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,20 @@ def cron_of(schedule: dict) -> str | None:
         days = ",".join(str((WEEKDAYS.index(d) + 1) % 7) for d in schedule["weekdays"])
         return f"{minute} {hour} * * {days}"
     return f"{minute} {hour} {schedule['dayOfMonth']} * *"
+
+
+def is_random(expression: str) -> bool:
+    """Whether a cron expression uses croniter's random (R) or hashed (H) syntax in any field."""
+    return any(_RANDOM_FIELD.match(part) for field in expression.split() for part in field.split(","))
+
+
+def fires_within(expression: str, start: datetime, years: int = CRON_HORIZON_YEARS) -> bool:
+    """Whether a (valid) cron expression has an occurrence within ``years`` after ``start``."""
+    try:
+        croniter(expression, start.replace(tzinfo=None), max_years_between_matches=years).get_next(datetime)
+    except BAD_VALUE:
+        return False
+    return True
 
 
 def is_local(schedule: dict) -> bool:
@@ -69,7 +98,14 @@ def _in_range(schedule: dict, wall: datetime) -> bool:
 
 
 def latest(schedule: dict, zone: tzinfo, now: datetime) -> Occurrence | None:
-    """The latest occurrence due at ``now`` in ``zone`` (None before the first)."""
+    """The latest occurrence due at ``now`` in ``zone`` (None before the first, or with none it can place)."""
+    try:
+        return _latest(schedule, zone, now)
+    except BAD_VALUE:
+        return None
+
+
+def _latest(schedule: dict, zone: tzinfo, now: datetime) -> Occurrence | None:
     if schedule.get("at"):
         at = datetime.fromisoformat(schedule["at"])
         return Occurrence("once", at) if at <= now else None
@@ -94,7 +130,15 @@ def latest(schedule: dict, zone: tzinfo, now: datetime) -> Occurrence | None:
 
 
 def upcoming(schedule: dict, zone: tzinfo, after: datetime) -> Occurrence | None:
-    """The first occurrence after ``after`` in ``zone`` (None when the schedule has ended)."""
+    """The first occurrence after ``after`` in ``zone`` (None when the schedule has ended, or with none it can
+    place)."""
+    try:
+        return _upcoming(schedule, zone, after)
+    except BAD_VALUE:
+        return None
+
+
+def _upcoming(schedule: dict, zone: tzinfo, after: datetime) -> Occurrence | None:
     if schedule.get("at"):
         at = datetime.fromisoformat(schedule["at"])
         return Occurrence("once", at) if at > after else None
@@ -124,10 +168,15 @@ def next_local_time(after: datetime, zone: tzinfo, clock: time) -> datetime:
 
 
 def has_ended(schedule: dict, now: datetime) -> bool:
-    """No occurrence can come any more, in any timezone (a day's margin covers every zone)."""
-    if schedule.get("at"):
-        return datetime.fromisoformat(schedule["at"]) <= now
-    last_day = schedule.get("localDate") if schedule["kind"] == "ONCE" else schedule.get("endsOn")
-    if not last_day:
+    """No occurrence can come any more, in any timezone (a day's margin covers every zone). A last day that
+    cannot be read never ends; the margin is taken off ``now``, so 9999-12-31 does not overflow."""
+    try:
+        if schedule.get("at"):
+            return datetime.fromisoformat(schedule["at"]) <= now
+        last_day = schedule.get("localDate") if schedule["kind"] == "ONCE" else schedule.get("endsOn")
+        if not last_day:
+            return False
+        return now - timedelta(days=1) > datetime.combine(date.fromisoformat(last_day), time(23, 59),
+                                                          tzinfo=timezone.utc)
+    except BAD_VALUE:
         return False
-    return now > datetime.combine(date.fromisoformat(last_day), time(23, 59), tzinfo=timezone.utc) + timedelta(days=1)

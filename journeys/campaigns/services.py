@@ -15,7 +15,9 @@ from crm.customers.models import Order
 from crm.db import lock_for_update, transaction, utcnow
 from crm.enums import Role
 from crm.errors import DomainError, Forbidden, Invalid, NotFound
+from crm.masking import masks_pii
 from crm.messages.models import PENDING, Message, MessagePurpose, MessageStatus
+from crm.messages.templates import DEFAULT_LIMITS, RenderLimits
 from journeys.campaigns import definition
 from journeys.campaigns.engine import trigger_of
 from journeys.campaigns.entries import finish, withdraw
@@ -49,7 +51,14 @@ def _may_send_without_consent(campaign: Campaign, role: Role) -> None:
         raise Forbidden("Only ADMIN runs TRANSACTIONAL campaigns, which go out without consent.", "input.purpose")
 
 
-def _apply(session: Session, campaign: Campaign, values: dict, now: datetime) -> None:
+def _touched_by(campaign: Campaign, actor: str | None, role: Role) -> None:
+    """A masked role's write, schedule or resume makes the campaign render masked from now on."""
+    if masks_pii(role):
+        campaign.masked_by = actor or role.value
+
+
+def _apply(session: Session, campaign: Campaign, values: dict, now: datetime, *, actor: str | None, role: Role,
+           limits: RenderLimits) -> None:
     """Check and set the given fields (absent keys stay as they are)."""
     if "name" in values:
         name = (values["name"] or "").strip()
@@ -81,11 +90,14 @@ def _apply(session: Session, campaign: Campaign, values: dict, now: datetime) ->
         if trigger is not None:
             campaign.schedule = None
     if "steps" in values:
-        campaign.steps = definition.clean_steps(session, values["steps"] or [])
+        campaign.steps = definition.clean_steps(session, values["steps"] or [], role=role, limits=limits)
+        campaign.content_by, campaign.content_role = actor, role.value
+        if not masks_pii(role):
+            campaign.masked_by = None   # an unmasked role wrote the content as it stands
     if "exit_on_order" in values:
         campaign.exit_on_order = bool(values["exit_on_order"])
     if "exit_rule" in values:
-        campaign.exit_rule = definition.clean_rule(session, values["exit_rule"], "input.exitRule") \
+        campaign.exit_rule = definition.clean_rule(session, values["exit_rule"], "input.exitRule", role) \
             if values["exit_rule"] is not None else None
     if "reentry" in values:
         reentry = getattr(values["reentry"], "value", values["reentry"]) or "NEVER"
@@ -106,8 +118,9 @@ def _apply(session: Session, campaign: Campaign, values: dict, now: datetime) ->
 
 
 def create_campaign(session: Session, *, values: dict, actor: str | None, actor_role: Role,
-                    now: datetime | None = None) -> Campaign:
-    """A DRAFT campaign; ``values`` holds the input's fields (snake_case)."""
+                    limits: RenderLimits = DEFAULT_LIMITS, now: datetime | None = None) -> Campaign:
+    """A DRAFT campaign; ``values`` holds the input's fields (snake_case). Templates are checked under
+    ``limits`` (a template over the cost cap even for a sample customer is INVALID)."""
     now = now or utcnow()
     with transaction(session):
         campaign = Campaign(id=uuid.uuid4(), status=CampaignStatus.DRAFT, purpose=MessagePurpose.CAMPAIGN,
@@ -116,14 +129,15 @@ def create_campaign(session: Session, *, values: dict, actor: str | None, actor_
                             created_at=now, updated_at=now)
         if "name" not in values:
             raise DomainError("REQUIRED", "A campaign needs a name.", "input.name")
-        _apply(session, campaign, values, now)
+        _apply(session, campaign, values, now, actor=actor, role=actor_role, limits=limits)
+        _touched_by(campaign, actor, actor_role)
         _may_send_without_consent(campaign, actor_role)
         session.add(campaign)
     return campaign
 
 
 def update_campaign(session: Session, *, campaign_id: uuid.UUID, values: dict, actor: str | None,
-                    actor_role: Role, now: datetime | None = None) -> Campaign:
+                    actor_role: Role, limits: RenderLimits = DEFAULT_LIMITS, now: datetime | None = None) -> Campaign:
     """Change a campaign that has not finished. A new schedule plans from now on: what was sent in a
     period is not sent again in it. Entries at a step that was removed leave at their next step."""
     now = now or utcnow()
@@ -132,7 +146,8 @@ def update_campaign(session: Session, *, campaign_id: uuid.UUID, values: dict, a
         if campaign.status not in EDITABLE:
             raise DomainError("CAMPAIGN_FINISHED", f"A {campaign.status.value} campaign cannot change.", "id")
         _may_send_without_consent(campaign, actor_role)   # nor edit one that is TRANSACTIONAL ...
-        _apply(session, campaign, values, now)
+        _apply(session, campaign, values, now, actor=actor, role=actor_role, limits=limits)
+        _touched_by(campaign, actor, actor_role)
         _may_send_without_consent(campaign, actor_role)   # ... nor make one so
         if campaign.status != CampaignStatus.DRAFT:
             _check_runnable(campaign, now)
@@ -162,6 +177,7 @@ def schedule_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | 
             raise Invalid("The campaign's instant (schedule.at) has passed: set a new one.", "input.schedule.at")
         campaign.status, campaign.scheduled_at, campaign.plan_from = CampaignStatus.RUNNING, now, now
         campaign.updated_by, campaign.updated_at = actor, now
+        _touched_by(campaign, actor, actor_role)
     return campaign
 
 
@@ -196,6 +212,7 @@ def resume_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | No
         _may_send_without_consent(campaign, actor_role)
         campaign.status, campaign.paused_at, campaign.updated_by, campaign.updated_at = \
             CampaignStatus.RUNNING, None, actor, now
+        _touched_by(campaign, actor, actor_role)
         session.execute(update(Message).where(
             Message.trigger == trigger_of(campaign.id), Message.status == MessageStatus.SCHEDULED,
             Message.scheduled_for == HELD_UNTIL).values(scheduled_for=now, updated_at=now)

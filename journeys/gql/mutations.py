@@ -191,6 +191,8 @@ class JourneyMapSave(BaseMutation):
 class InteractionRecord(BaseMutation):
     """Record one interaction; idempotent on externalId."""
 
+    errors_name_the_input_argument = False
+
     class Arguments:
         input = InteractionInput(required=True)
 

@@ -87,6 +87,8 @@ def points_payload(info, result):
 class PointsEarn(BaseMutation):
     """Credit points earned outside an order (they count towards tiers); idempotent on idempotencyKey."""
 
+    errors_name_the_input_argument = False
+
     class Arguments:
         input = PointsEarnInput(required=True)
 
@@ -146,6 +148,8 @@ class PointsAdjust(BaseMutation):
 
 class RewardCreate(BaseMutation):
     """Add a reward to the catalogue."""
+
+    errors_name_the_input_argument = False
 
     class Arguments:
         input = RewardCreateInput(required=True)

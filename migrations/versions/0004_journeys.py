@@ -188,9 +188,7 @@ def upgrade() -> None:
 
 def _seed_defaults() -> None:
     """The two shipped journey maps and the playbook's SLA policies; both are data an admin may change."""
-    from datetime import datetime, timezone
-
-    now = datetime.now(timezone.utc)
+    now = crm.db.utcnow()   # the platform clock (crm/clock.py), like every other write
     maps = sa.table("journey_map", sa.column("key"), sa.column("name"), sa.column("stages", sa.JSON()),
                     sa.column("created_at", crm.db.UTCDateTime()))
     op.bulk_insert(maps, [

@@ -100,3 +100,13 @@ class CustomerById(Loader):
             keys = [k for k in keys if k == viewer.customer_id]
         rows = self.session.scalars(select(Customer).where(Customer.id.in_(keys), Customer.merged_into_id.is_(None)))
         return {row.id: row for row in rows}
+
+
+class PendingEmailByCustomer(Loader):
+    """The email a portal asked for and the new address has not confirmed yet."""
+
+    parent_kind = "customer"
+
+    def batch(self, keys):
+        from crm.customers.email_change import pending_emails
+        return pending_emails(self.session, keys)

@@ -6,13 +6,15 @@ from datetime import date, datetime
 import decimal
 
 import graphene
+from flask import current_app
 
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation, camel
 from crm.api.permissions import MANAGE_CUSTOMERS
 from crm.api.scalars import DateTime, Decimal, JSON
-from crm.customers import merge, orders, services
+from crm.customers import email_change, merge, orders, services
+from crm.customers.email_change import EmailChangeSettings
 from crm.customers.gql.types import Customer, Order, see_customers
 from crm.enums import Role
 from crm.errors import NotFound
@@ -110,6 +112,8 @@ def customer_payload(info, customer):
 class CustomerCreate(BaseMutation):
     """Create a customer. At least one of email, phone or externalId is required."""
 
+    errors_name_the_input_argument = False
+
     class Arguments:
         input = CustomerCreateInput(required=True)
 
@@ -125,7 +129,12 @@ class CustomerCreate(BaseMutation):
 
 
 class CustomerUpdate(BaseMutation):
-    """Update the given fields of a customer's profile. A PORTAL token updates only its own."""
+    """Update the given fields of a customer's profile. A PORTAL token updates only its own, and its new
+    email is not applied at once: a confirmation link goes to the new address (customerConfirmEmail), and
+    until then it is pendingEmail. The answer is the same whether or not another customer has the
+    address (its owner is told instead); staff get DUPLICATE."""
+
+    errors_name_the_input_argument = False
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -138,8 +147,27 @@ class CustomerUpdate(BaseMutation):
     @classmethod
     def perform(cls, info, id, input):
         ctx = info.context
+        verify = EmailChangeSettings.from_config(current_app.config) if ctx.viewer.role == Role.PORTAL else None
         customer = services.update_customer(ctx.session, customer_id=customer_id_for(info, id, "id"),
-                                            data=plain(dict(input)), actor=ctx.viewer.actor)
+                                            data=plain(dict(input)), actor=ctx.viewer.actor, email_change=verify)
+        return customer_payload(info, customer)
+
+
+class CustomerConfirmEmail(BaseMutation):
+    """Apply the email change whose confirmation link carried this token (sent to the new address by a
+    PORTAL's customerUpdate). A token that does not confirm anything is INVALID, whatever the reason."""
+
+    class Arguments:
+        token = graphene.String(required=True)
+
+    class Meta:
+        output = CustomerPayload
+        permissions = (Role.PORTAL,)
+
+    @classmethod
+    def perform(cls, info, token):
+        ctx = info.context
+        customer = email_change.confirm_change(ctx.session, customer_id=ctx.viewer.customer_id, token=token)
         return customer_payload(info, customer)
 
 
@@ -249,6 +277,8 @@ class CustomerMerge(BaseMutation):
 class OrderRecord(BaseMutation):
     """Record an order, idempotent on externalId: metrics, RFM, stage and tier rules update with it."""
 
+    errors_name_the_input_argument = False
+
     class Arguments:
         input = OrderRecordInput(required=True)
 
@@ -328,6 +358,7 @@ class OrderCancel(_OrderClose):
 class CustomerMutations(graphene.ObjectType):
     customer_create = CustomerCreate.Field()
     customer_update = CustomerUpdate.Field()
+    customer_confirm_email = CustomerConfirmEmail.Field()
     customer_set_consent = CustomerSetConsent.Field()
     customer_transition_stage = CustomerTransitionStage.Field()
     customer_set_service_tier = CustomerSetServiceTier.Field()

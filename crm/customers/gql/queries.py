@@ -9,8 +9,12 @@ from crm.api.ids import parse_id
 from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, STAFF, PermissionField
 from crm.customers import selectors
 from crm.customers.gql.types import CustomerConnection, Customer, see_customers
-from crm.errors import DomainError, Forbidden
+from crm.errors import DomainError, Forbidden, Invalid
 from crm.api.scalars import DateTime
+
+
+# A prefix longer than any name or email matches nothing, and SQLite refuses LIKE patterns past 50,000 bytes.
+MAX_SEARCH = 200
 
 
 class CustomerOrderField(graphene.Enum):
@@ -21,8 +25,8 @@ class CustomerOrderField(graphene.Enum):
 
 
 class CustomerOrderBy(graphene.InputObjectType):
-    field = graphene.Field(CustomerOrderField, required=True)
-    direction = graphene.Field(OrderDirection, required=True)
+    field = graphene.InputField(CustomerOrderField, required=True)
+    direction = graphene.InputField(OrderDirection, required=True)
 
 
 class CustomerFilter(graphene.InputObjectType):
@@ -43,6 +47,8 @@ def _enum_value(value):
 def parse_filter(raw, *, masked: bool) -> selectors.CustomerFilter | None:
     if not raw:
         return None
+    if len(raw.get("search") or "") > MAX_SEARCH:
+        raise Invalid(f"A search is at most {MAX_SEARCH} characters.", "filter.search")
     return selectors.CustomerFilter(
         search_contact_details=not masked,
         search=raw.get("search"),

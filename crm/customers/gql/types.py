@@ -156,6 +156,9 @@ class Customer(graphene.ObjectType):
     external_id = graphene.String()
     email = MaskedField(graphene.String, mask=mask_email, masked_for=PII_MASKED)
     phone = MaskedField(graphene.String, mask=mask_phone, masked_for=PII_MASKED, description="E.164.")
+    pending_email = MaskedField(graphene.String, mask=mask_email, masked_for=PII_MASKED, description=(
+        "An email the customer asked for on the portal, waiting for the new address to confirm it "
+        "(customerConfirmEmail); null when none is pending."))
     first_name = graphene.String()
     last_name = graphene.String()
     display_name = graphene.String(required=True)
@@ -205,6 +208,10 @@ class Customer(graphene.ObjectType):
         from crm.customers.selectors import get_customer
         customer_id = uuid_or_none(id)
         return see_customers(info, get_customer(info.context.session, customer_id)) if customer_id else None
+
+    @staticmethod
+    def resolve_pending_email(customer, info):
+        return info.context.loaders.get(loaders.PendingEmailByCustomer).load(customer.id)
 
     @staticmethod
     def resolve_display_name(customer, info):

@@ -7,7 +7,7 @@ from crm.api.connections import empty_page
 from crm.api.loaders import Loader
 from crm.auth.gql.types import StaffById
 from crm.customers.gql.loaders import CustomerById
-from crm.messages.models import Message
+from crm.messages.models import VERIFICATION_TRIGGER_PREFIX, Message
 from crm.pagination import SortKey, keyset_pages_by_parent
 
 MESSAGE_KEYS = [SortKey(Message.created_at, lambda m: m.created_at, "datetime", descending=True),
@@ -15,8 +15,11 @@ MESSAGE_KEYS = [SortKey(Message.created_at, lambda m: m.created_at, "datetime", 
 
 
 def message_filter(customer_facing: bool) -> list:
-    """A customer's own view (the portal) leaves out notifications to staff about them."""
-    return [Message.staff_user_id.is_(None)] if customer_facing else []
+    """A customer's own view (the portal) leaves out notifications to staff about them and the messages
+    that verify an email change (they carry the confirmation link, which only the mailbox may see)."""
+    if not customer_facing:
+        return []
+    return [Message.staff_user_id.is_(None), ~Message.trigger.startswith(VERIFICATION_TRIGGER_PREFIX)]
 
 
 class MessagesByCustomer(Loader):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import graphene
+from flask import current_app
 
 from crm.api.enums import Channel
 from crm.api.ids import parse_id
@@ -10,6 +11,7 @@ from crm.api.scalars import DateTime
 from crm.enums import Role
 from crm.messages import care, services
 from crm.messages.gql.types import CareRule, Message, MessagePurpose
+from crm.messages.templates import RenderLimits
 
 SENDERS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
 CARE_RULE_EDITORS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
@@ -32,8 +34,8 @@ class MessageError(graphene.ObjectType):
 
 class MessageSendInput(graphene.InputObjectType):
     customer_id = graphene.ID(required=True)
-    channel = graphene.Field(Channel, required=True)
-    purpose = graphene.Field(MessagePurpose, required=True)
+    channel = graphene.InputField(Channel, required=True)
+    purpose = graphene.InputField(MessagePurpose, required=True)
     subject = graphene.String()
     body = graphene.String(required=True, description="A template over the customer's profile, e.g. "
                                                       "'Hi {{ customer.firstName }}'.")
@@ -83,7 +85,7 @@ class MessageSend(BaseMutation):
             info.context.session, customer_id=parse_id(input["customer_id"], "Customer", "input.customerId"),
             channel=_value(input["channel"]), purpose=_value(input["purpose"]), subject=input.get("subject"),
             body=input["body"], send_at=input.get("send_at"), dedupe_key=input.get("dedupe_key"),
-            actor=viewer.actor, actor_role=viewer.role)
+            actor=viewer.actor, actor_role=viewer.role, limits=RenderLimits.from_config(current_app.config))
         return MessagePayload(message=message, errors=[])
 
 
@@ -104,7 +106,8 @@ class CareRuleUpdate(BaseMutation):
         rule = care.update_care_rule(
             info.context.session, key=key, enabled=input.get("enabled"), delay_seconds=input.get("delay_seconds"),
             channel=_value(input["channel"]) if input.get("channel") is not None else None,
-            template=input.get("template"), locale=input.get("locale"), actor=info.context.viewer.actor)
+            template=input.get("template"), locale=input.get("locale"), actor=info.context.viewer.actor,
+            limits=RenderLimits.from_config(current_app.config))
         return CareRulePayload(care_rule=rule, errors=[])
 
 

@@ -10,6 +10,7 @@ from crm.api.ids import load_node
 from crm.api.permissions import STAFF, check_role
 from crm.api.scalars import DateTime
 from crm.enums import Role
+from crm.masking import PII_MASKED, mask_text
 from crm.messages import models
 from crm.messages.gql import loaders
 
@@ -30,10 +31,24 @@ def visible_message(info, message):
     if message is None or info.context.viewer.role not in MESSAGE_READERS:
         return None
     viewer = info.context.viewer
-    if viewer.role == Role.PORTAL and (message.customer_id != viewer.customer_id or message.staff_user_id):
+    if viewer.role == Role.PORTAL and (message.customer_id != viewer.customer_id or message.staff_user_id
+                                       or message.trigger.startswith(models.VERIFICATION_TRIGGER_PREFIX)):
         return None
     info.context.loaders.see("message", [message])
     return message
+
+
+_MASKED_TEXT = ("For " + ", ".join(r.value for r in PII_MASKED) + ": every email address and phone number in "
+                "it masked.")
+
+
+def _masked_text(message, info, text):
+    """The text as a role that sees contact details masked may read it: the customer's own email and
+    phone masked wherever they appear, and any other address or international number."""
+    if text is None or info.context.viewer.role not in PII_MASKED:
+        return text
+    customer = info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)
+    return mask_text(text, emails=[getattr(customer, "email", None)], phones=[getattr(customer, "phone", None)])
 
 
 class Message(graphene.ObjectType):
@@ -45,8 +60,8 @@ class Message(graphene.ObjectType):
     channel = graphene.Field(Channel, required=True)
     purpose = graphene.Field(MessagePurpose, required=True)
     trigger = graphene.String(required=True, description='e.g. "care:post-purchase", "manual", "campaign:<id>"')
-    subject = graphene.String()
-    body = graphene.String(required=True)
+    subject = graphene.String(description=_MASKED_TEXT)
+    body = graphene.String(required=True, description=_MASKED_TEXT)
     status = graphene.Field(MessageStatus, required=True)
     suppression_reason = graphene.String(description="NO_CONSENT, FREQUENCY_CAP, NO_ADDRESS, ERASED, ...")
     scheduled_for = DateTime()
@@ -54,7 +69,7 @@ class Message(graphene.ObjectType):
     attempts = graphene.Int(required=True)
     dedupe_key = graphene.String(required=True)
     last_error = graphene.String(description="The last provider or template error; why a message FAILED or "
-                                             "was CANCELLED. Null for a PORTAL token.")
+                                             "was CANCELLED. Null for a PORTAL token. " + _MASKED_TEXT)
     locale = graphene.String(description="The locale of the template it was written from.")
     recipient_staff = graphene.Field("crm.auth.gql.types.StaffUser",
                                      description="Set when the message goes to staff about the customer.")
@@ -73,8 +88,16 @@ class Message(graphene.ObjectType):
         return info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)
 
     @staticmethod
+    def resolve_subject(message, info):
+        return _masked_text(message, info, message.subject)
+
+    @staticmethod
+    def resolve_body(message, info):
+        return _masked_text(message, info, message.body)
+
+    @staticmethod
     def resolve_last_error(message, info):
-        return None if customer_facing(info) else message.last_error
+        return None if customer_facing(info) else _masked_text(message, info, message.last_error)
 
     @staticmethod
     def resolve_recipient_staff(message, info):

@@ -37,7 +37,7 @@ class SegmentError(graphene.ObjectType):
 class SegmentCreateInput(graphene.InputObjectType):
     name = graphene.String(required=True)
     description = graphene.String()
-    kind = graphene.Field(SegmentKind, required=True)
+    kind = graphene.InputField(SegmentKind, required=True)
     rule = graphene.Field(JSON, description="DYNAMIC only: the rule tree (docs/segments.md).")
 
 
@@ -165,7 +165,7 @@ class SegmentRefresh(BaseMutation):
 
 
 class ServiceTierRuleInput(graphene.InputObjectType):
-    tier = graphene.Field(ServiceTier, required=True, description="VIP or PREFERRED.")
+    tier = graphene.InputField(ServiceTier, required=True, description="VIP or PREFERRED.")
     rule = graphene.Field(JSON, description="A rule of the segment language; null restores the default.")
 
 

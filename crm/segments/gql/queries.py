@@ -9,8 +9,10 @@ from crm.api.connections import page_size
 from crm.api.ids import parse_id
 from crm.api.permissions import PermissionField
 from crm.api.scalars import JSON
+from crm.customers.gql.queries import MAX_SEARCH
 from crm.customers.gql.types import see_customers
 from crm.enums import Role
+from crm.errors import Invalid
 from crm.pagination import SortKey, keyset_page
 from crm.segments import services, tiers
 from crm.segments.gql.types import (
@@ -45,6 +47,8 @@ class SegmentQueries(graphene.ObjectType):
         stmt = select(Segment)
         if kind is not None:
             stmt = stmt.where(Segment.kind == getattr(kind, "value", kind))
+        if len(search or "") > MAX_SEARCH:
+            raise Invalid(f"A search is at most {MAX_SEARCH} characters.", "search")
         if search and search.strip():
             prefix = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(Segment.name_key.like(prefix + "%", escape="\\"))

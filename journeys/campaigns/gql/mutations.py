@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import graphene
+from flask import current_app
 
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation
 from crm.api.scalars import JSON, DateTime
 from crm.messages.gql.types import MessagePurpose
+from crm.messages.templates import RenderLimits
 from journeys.campaigns import services
 from journeys.campaigns.gql.types import (
     CAMPAIGN_WRITERS,
@@ -49,11 +51,11 @@ class CampaignAudienceInput(graphene.InputObjectType):
 
 
 class CampaignScheduleInput(graphene.InputObjectType):
-    kind = graphene.Field(CampaignScheduleKind, required=True)
+    kind = graphene.InputField(CampaignScheduleKind, required=True)
     at = DateTime(description="ONCE: one instant for everyone.")
     local_date = graphene.String(description="ONCE: YYYY-MM-DD on each customer's calendar (or timezone's).")
     local_time = graphene.String(description='"HH:MM" on each customer\'s wall clock (or timezone\'s).')
-    frequency = graphene.Field(CampaignFrequency, description="RECURRING: DAILY, WEEKLY, MONTHLY or CRON.")
+    frequency = graphene.InputField(CampaignFrequency, description="RECURRING: DAILY, WEEKLY, MONTHLY or CRON.")
     weekdays = graphene.List(graphene.NonNull(Weekday), description="WEEKLY: the days.")
     day_of_month = graphene.Int(description="MONTHLY: 1..31 (months without that day are skipped).")
     cron = graphene.String(description="CRON: five fields, on the wall clock of each customer (or timezone).")
@@ -63,8 +65,8 @@ class CampaignScheduleInput(graphene.InputObjectType):
 
 
 class CampaignTriggerInput(graphene.InputObjectType):
-    kind = graphene.Field(CampaignTriggerKind, required=True)
-    stage = graphene.Field(LifecycleStage, description="STAGE_ENTERED")
+    kind = graphene.InputField(CampaignTriggerKind, required=True)
+    stage = graphene.InputField(LifecycleStage, description="STAGE_ENTERED")
     segment_id = graphene.ID(description="SEGMENT_JOINED")
     loyalty_tier = graphene.String(description="LOYALTY_TIER_REACHED: the tier key")
     days = graphene.Int(description="NO_ORDER_FOR: days since the last order (or sign-up)")
@@ -72,7 +74,7 @@ class CampaignTriggerInput(graphene.InputObjectType):
 
 
 class CampaignContentInput(graphene.InputObjectType):
-    channel = graphene.Field(Channel, required=True)
+    channel = graphene.InputField(Channel, required=True)
     locale = graphene.String(description="Omit for the channel's default template.")
     template = graphene.String(required=True, description="Jinja2 over customer, loyalty, campaign and now; a "
                                                           "first line 'Subject: ...' is an email's subject.")
@@ -80,37 +82,44 @@ class CampaignContentInput(graphene.InputObjectType):
 
 class CampaignStepInput(graphene.InputObjectType):
     key = graphene.String(required=True)
-    type = graphene.Field(CampaignStepType, required=True)
+    type = graphene.InputField(CampaignStepType, required=True)
     content = graphene.List(graphene.NonNull(CampaignContentInput))
     wait_seconds = graphene.Int()
     wait_until_local_time = graphene.String()
-    rule = graphene.Field(JSON)
+    rule = graphene.InputField(JSON)
     if_true = graphene.String()
     if_false = graphene.String()
-    stage = graphene.Field(LifecycleStage)
-    tier_pin = graphene.Field(ServiceTier)
+    stage = graphene.InputField(LifecycleStage)
+    tier_pin = graphene.InputField(ServiceTier)
     points = graphene.Int()
     points_reason = graphene.String()
 
 
+# Fields of input objects are InputFields: a graphene.Field there reads as null when it was left out,
+# and campaignUpdate changes only the fields given.
 class CampaignInput(graphene.InputObjectType):
     name = graphene.String()
     description = graphene.String()
-    purpose = graphene.Field(MessagePurpose, description="CAMPAIGN (default) or TRANSACTIONAL (ADMIN only: no "
-                                                         "consent needed).")
-    audience = graphene.Field(CampaignAudienceInput)
-    schedule = graphene.Field(CampaignScheduleInput)
-    trigger = graphene.Field(CampaignTriggerInput)
+    purpose = graphene.InputField(MessagePurpose, description="CAMPAIGN (default) or TRANSACTIONAL (ADMIN only: no "
+                                                              "consent needed).")
+    audience = graphene.InputField(CampaignAudienceInput)
+    schedule = graphene.InputField(CampaignScheduleInput)
+    trigger = graphene.InputField(CampaignTriggerInput)
     steps = graphene.List(graphene.NonNull(CampaignStepInput))
     exit_on_order = graphene.Boolean(description="An order takes the customer out at any step.")
-    exit_rule = graphene.Field(JSON, description="A segments rule; a customer matching it leaves at their next step.")
-    reentry = graphene.Field(CampaignReentry)
+    exit_rule = graphene.InputField(JSON, description="A segments rule; a customer matching it leaves at their "
+                                                      "next step.")
+    reentry = graphene.InputField(CampaignReentry)
     cooldown_seconds = graphene.Int()
     conversion_window_seconds = graphene.Int()
 
 
 def _values(input) -> dict:
     return {key: input[key] for key in input}
+
+
+def _limits() -> RenderLimits:
+    return RenderLimits.from_config(current_app.config)
 
 
 def _id(value) -> object:
@@ -131,7 +140,7 @@ class CampaignCreate(BaseMutation):
     def perform(cls, info, input):
         viewer = info.context.viewer
         campaign = services.create_campaign(info.context.session, values=_values(input), actor=viewer.actor,
-                                            actor_role=viewer.role)
+                                            actor_role=viewer.role, limits=_limits())
         return CampaignPayload(campaign=campaign, errors=[])
 
 
@@ -151,7 +160,7 @@ class CampaignUpdate(BaseMutation):
     def perform(cls, info, id, input):
         viewer = info.context.viewer
         campaign = services.update_campaign(info.context.session, campaign_id=_id(id), values=_values(input),
-                                            actor=viewer.actor, actor_role=viewer.role)
+                                            actor=viewer.actor, actor_role=viewer.role, limits=_limits())
         return CampaignPayload(campaign=campaign, errors=[])
 
 

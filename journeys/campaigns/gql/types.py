@@ -217,6 +217,10 @@ class Campaign(graphene.ObjectType):
     conversion_window_seconds = graphene.Int(required=True)
     results = graphene.Field(graphene.NonNull(CampaignResults))
     created_by = graphene.String()
+    renders_masked = graphene.Boolean(required=True, description=(
+        "Templates render with the customer's email and phone masked (a***@example.com): a role that sees "
+        "contact details masked wrote, scheduled or resumed the campaign since an unmasked role last saved "
+        "its steps."))
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)
     scheduled_at = DateTime()
@@ -251,6 +255,10 @@ class Campaign(graphene.ObjectType):
     @staticmethod
     def resolve_steps(campaign, info):
         return [_from(step, CampaignStep) for step in campaign.steps]
+
+    @staticmethod
+    def resolve_renders_masked(campaign, info):
+        return campaign.masked_by is not None
 
     @staticmethod
     def resolve_results(campaign, info):
