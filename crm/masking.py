@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Iterable
+from urllib.parse import quote, unquote
 
 from crm.enums import Role
 
@@ -15,7 +16,11 @@ PII_MASKED = (Role.MARKETER,)
 # Rule fields (the segments language) that read contact details: masked roles may not select by them.
 CONTACT_FIELDS = ("email", "phone")
 
-_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+# The lookbehind starts a match only where a run of local-part characters starts: without it, every
+# position of a long run (a token, a base64 blob) is tried and scanned to its end, quadratic in its length.
+_EMAIL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+# An address percent-encoded, as in a link (`{{ customer.email|urlencode }}`: ann.lee%2Bx%40example.com).
+_ENCODED_EMAIL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9._~%+\-])[A-Za-z0-9._~%+\-]+%40[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _PHONE_IN_TEXT = re.compile(r"\+[1-9](?:[ ().\-]?[0-9]){5,16}")
 
 
@@ -72,6 +77,7 @@ def mask_text(text: str | None, *, emails: Iterable[str | None] = (), phones: It
     for email in filter(None, emails):
         text = re.sub(re.escape(email), lambda _m, e=email: mask_email(e), text, flags=re.IGNORECASE)
     text = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), text)
+    text = _ENCODED_EMAIL_IN_TEXT.sub(lambda m: quote(mask_email(unquote(m.group(0))), safe="/"), text)
     text = _PHONE_IN_TEXT.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group(0))), text)
     for phone in filter(None, phones):
         parts = _digits(phone)
