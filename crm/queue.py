@@ -232,7 +232,13 @@ class EmbeddedWorker(AppWorker):
 def make_worker(app: Flask, queue_names=QUEUE_NAMES, embedded: bool = False) -> AppWorker:
     cls = EmbeddedWorker if embedded else AppWorker
     queues = [get_queue(name, app) for name in queue_names]
-    worker = cls(queues, connection=get_redis(app), serializer=JSONSerializer)
+    connection = get_redis(app)
+    if not app.extensions["crm.redis_embedded"]:
+        # A pool of the worker's own: RQ raises the socket timeout above its blocking dequeue's only for
+        # connections made after it starts, and a pooled one from before (5 s) made an idle worker quit
+        # with "Redis connection timeout".
+        connection = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2)
+    worker = cls(queues, connection=connection, serializer=JSONSerializer)
     worker.app = app
     return worker
 

@@ -1,10 +1,14 @@
-"""Builders for campaign tests: GraphQL documents, inputs, and time-controlled service calls."""
+"""Builders for campaign tests: GraphQL documents, inputs, and time-controlled service calls.
+
+``start`` and ``run`` act at an instant of the test's choosing and stop the platform clock there, so that
+whatever reads the clock rather than the ``now`` given (the API, event jobs, defaults) agrees with them."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import select
 
+from crm import clock
 from crm.messages.models import Message
 from journeys.campaigns import services
 from journeys.campaigns.jobs import tick
@@ -57,7 +61,8 @@ def results(api, campaign_id: str, as_="marketer") -> dict:
 
 
 def start(app, campaign_id: str, now: datetime) -> None:
-    """Schedule a campaign as if at ``now``."""
+    """Schedule a campaign as if at ``now`` (the clock stops there)."""
+    clock.freeze(now)
     with app.app_context():
         from crm.db import get_session
         from crm.enums import Role
@@ -66,7 +71,8 @@ def start(app, campaign_id: str, now: datetime) -> None:
 
 
 def run(app, now: datetime) -> dict:
-    """One campaign round at ``now``."""
+    """One campaign round at ``now`` (the clock stops there)."""
+    clock.freeze(now)
     with app.app_context():
         return tick(now=now)
 

@@ -7,7 +7,8 @@ and a real Redis, one app for the session, every table emptied between tests.
   on a free port (tests/servers.py), so two suites and a benchmark on one machine never touch each other.
 - --clock-shift-days N (or CRM_TEST_CLOCK_SHIFT_DAYS=N): run the platform clock N days ahead of the
   machine's for the whole run, worker processes included (CRM_CLOCK_SHIFT), to prove no test depends on
-  the day it runs. Tests that need a fixed instant freeze the clock with the ``clock`` fixture.
+  the day it runs. Tests that need a fixed instant freeze the clock with the ``clock`` fixture (or set it
+  running from one with ``clock.travel``).
 """
 from __future__ import annotations
 
@@ -149,17 +150,34 @@ def clean_state(app, reference_rows):
     clock.set_shift(shift.total_seconds())
 
 
+def _instant(at: datetime | str) -> datetime:
+    return datetime.fromisoformat(at) if isinstance(at, str) else at
+
+
 class Clock:
-    """The platform clock, for one test: ``freeze(at)``, ``advance(delta)``, ``now()``. Put back after it."""
+    """The platform clock, for one test: ``freeze(at)``, ``travel(at)``, ``advance(delta)``, ``now()``.
+    Put back after it."""
 
     now = staticmethod(clock.now)
     advance = staticmethod(clock.advance)
     unfreeze = staticmethod(clock.unfreeze)
+    shift = staticmethod(clock.shift)
 
     @staticmethod
     def freeze(at: datetime | str) -> datetime:
         """Stop the clock at an instant (an aware datetime or an ISO 8601 string); returns it."""
-        return clock.freeze(datetime.fromisoformat(at) if isinstance(at, str) else at)
+        return clock.freeze(_instant(at))
+
+    @staticmethod
+    def travel(at: datetime | str) -> datetime:
+        """Set the clock to an instant and let it run on from there (rows written one after another get
+        later times, as they would for real); returns it."""
+        at = _instant(at)
+        if at.tzinfo is None:
+            raise ValueError("travel needs an aware instant")
+        clock.unfreeze()
+        clock.set_shift((at - clock.real_now()).total_seconds())
+        return at
 
 
 @pytest.fixture(name="clock")

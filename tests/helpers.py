@@ -4,6 +4,9 @@ from __future__ import annotations
 import base64
 import threading
 import uuid
+from datetime import datetime, timedelta
+
+from crm import clock
 
 CREATE = """mutation($input: CustomerCreateInput!) { customerCreate(input: $input) {
   customer { id email phone firstName lastName displayName timezone locale attributes lifecycleStage serviceTier }
@@ -14,6 +17,26 @@ RECORD_ORDER = """mutation($input: OrderRecordInput!) { orderRecord(input: $inpu
   customer { id lifecycleStage serviceTier metrics { totalSpent orderCount averageOrderValue firstOrderAt lastOrderAt
              recencyScore frequencyScore monetaryScore } }
   errors { field code message } } }"""
+
+
+def ago(**delta) -> datetime:
+    """That long before the platform clock's now (``timedelta`` keywords), to the whole second."""
+    return (clock.now() - timedelta(**delta)).replace(microsecond=0)
+
+
+def ahead(**delta) -> datetime:
+    """That long after the platform clock's now, to the whole second."""
+    return (clock.now() + timedelta(**delta)).replace(microsecond=0)
+
+
+def iso(at: datetime) -> str:
+    """An instant as the API writes it (ISO 8601 with its offset)."""
+    return at.isoformat()
+
+
+# When orders happen unless a test says: a day before the run started, the same instant for the whole run, so
+# that recording an order again (a replay) sends the same payload.
+RECENTLY = ago(days=1)
 
 
 def raw_id(global_id: str) -> uuid.UUID:
@@ -28,10 +51,12 @@ def create_customer(api, as_: str = "admin", **fields) -> dict:
 
 
 def record_order(api, customer_id: str, external_id: str, amount: str = "100.00", currency: str = "EUR",
-                 occurred_at: str = "2026-06-01T12:00:00+00:00", channel: str = "WEB", as_: str = "admin",
+                 occurred_at: str | None = None, channel: str = "WEB", as_: str = "admin",
                  items=None) -> dict:
+    """An order, placed ``RECENTLY`` unless ``occurred_at`` says when."""
     variables = {"input": {"customerId": customer_id, "externalId": external_id, "amount": amount,
-                           "currency": currency, "channel": channel, "occurredAt": occurred_at,
+                           "currency": currency, "channel": channel,
+                           "occurredAt": occurred_at or iso(RECENTLY),
                            "items": items if items is not None else [{"sku": "SKU-1", "qty": 1}]}}
     return api.data(RECORD_ORDER, variables, as_=as_)["orderRecord"]
 

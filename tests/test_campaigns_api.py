@@ -13,6 +13,13 @@ from tests.helpers import consenting_customer, create_customer, raw_id
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(autouse=True)
+def a_day_before_t0(clock):
+    """The schedules below are literal instants and dates: they are written the day before T0 (on a running
+    clock: the preview samples customers in the order they were created)."""
+    clock.travel(T0 - timedelta(days=1))
+
+
 def attempt(api, as_="marketer", **fields):
     payload = {"name": "x", "steps": [send_step()], **fields}
     return api.data(CREATE, {"input": payload}, as_=as_)["campaignCreate"]
@@ -37,7 +44,7 @@ def campaign_count(app) -> int:
     ({"steps": [{"key": "w", "type": "WAIT"}]}, ("input.steps.0.waitSeconds", "INVALID")),
     ({"steps": [{"key": "w", "type": "WAIT", "waitUntilLocalTime": "25:00"}]},
      ("input.steps.0.waitUntilLocalTime", "INVALID")),
-    ({"steps": [send_step("a"), {"key": "b", "type": "BRANCH", "rule": {"field": "email", "op": "eq", "value": "x"},
+    ({"steps": [send_step("a"), {"key": "b", "type": "BRANCH", "rule": {"field": "locale", "op": "eq", "value": "x"},
                                  "ifTrue": "a"}]}, ("input.steps.1.ifTrue", "INVALID")),
     ({"steps": [{"key": "b", "type": "BRANCH", "rule": {"field": "nope", "op": "eq", "value": 1}}]},
      ("input.steps.0.rule.field", "INVALID")),

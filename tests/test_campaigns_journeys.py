@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
+from crm import clock
 from crm.messages import delivery
 from crm.messages.models import PENDING, Message
 from journeys.campaigns import jobs
@@ -36,8 +37,16 @@ def no_quiet_hours(app):
     app.config.update(MESSAGES_QUIET_START="00:00", MESSAGES_QUIET_END="00:00")
 
 
+@pytest.fixture(autouse=True)
+def a_day_before_t0(clock):
+    """Customers and campaigns are written the day before T0; ``start``, ``run``, ``trigger`` and ``deliver_due``
+    then stop the clock at their instants."""
+    clock.freeze(T0 - timedelta(days=1))
+
+
 def deliver_due(app, now: datetime) -> list[str]:
     """What the sender does with every due campaign message at ``now`` (the queue is tested in test_workers)."""
+    clock.freeze(now)
     with app.app_context():
         from crm.db import get_session
         session = get_session()
@@ -56,6 +65,7 @@ def stage_event(customer_id: str, stage: str, transition: str, at: datetime) -> 
 
 
 def trigger(app, job, payload, now):
+    clock.freeze(now)
     with app.app_context():
         return job(payload, now=now)
 
@@ -89,6 +99,7 @@ def test_a_journey_sends_waits_branches_updates_and_exits(api, app):
         "Hello Ann", "Hi Ann, news from Welcome.")
     assert (welcome[raw_id(bob["id"])].subject, welcome[raw_id(bob["id"])].body) == ("Hallo", "Hallo Bob.")
 
+    clock.freeze(datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc))   # orders are recorded once they happened
     record_order(api, bob["id"], "B-1", occurred_at="2026-12-01T12:00:00+00:00")
     record_order(api, bob["id"], "B-2", occurred_at="2026-12-02T12:00:00+00:00")
     run(app, T0 + timedelta(days=2, minutes=59))
@@ -145,6 +156,7 @@ def test_an_order_takes_the_customer_out_at_any_step_and_withdraws_what_was_not_
     run(app, T0)
     [first] = campaign_messages(app, campaign["id"])
     assert first.status.value == "SCHEDULED"
+    clock.freeze(T0 + timedelta(hours=2))   # orders are recorded once they happened
     record_order(api, buyer["id"], "O-1", occurred_at=(T0 + timedelta(hours=2)).isoformat())
     run_jobs(app)
     [entry] = entries(app, campaign["id"])
@@ -165,7 +177,8 @@ def test_an_order_within_the_window_after_a_sent_message_is_a_conversion(api, ap
     start(app, campaign["id"], T0 - timedelta(days=1))
     run(app, T0)
     assert deliver_due(app, T0) == ["SENT", "SENT"]
-    now = datetime.now(timezone.utc)   # sent_at is the real time of the send
+    now = T0   # sent_at is the time of the send
+    clock.freeze(now + timedelta(days=4))   # orders are recorded once they happened
     record_order(api, buyer["id"], "C-1", occurred_at=(now + timedelta(days=1)).isoformat())
     record_order(api, buyer["id"], "C-2", occurred_at=(now + timedelta(days=2)).isoformat())
     record_order(api, late["id"], "C-3", occurred_at=(now + timedelta(days=4)).isoformat())
@@ -213,7 +226,7 @@ def test_segment_loyalty_tier_and_no_order_triggers(api, app):
     joined = create(api, name="joined", trigger={"kind": "SEGMENT_JOINED", "segmentId": segment["id"]})
     gold = create(api, name="silver", trigger={"kind": "LOYALTY_TIER_REACHED", "loyaltyTier": "silver"})
     quiet = create(api, name="quiet", trigger={"kind": "NO_ORDER_FOR", "days": 60, "delaySeconds": 600})
-    now = datetime.now(timezone.utc)
+    now = clock.now()   # when the customer was created
     for campaign in (joined, gold, quiet):
         start(app, campaign["id"], now)
     api.data(ADD, {"s": segment["id"], "c": [member["id"]]})
@@ -242,7 +255,7 @@ def test_pause_holds_unsent_messages_resume_sends_them_and_cancel_withdraws(api,
     assert deliver_due(app, T0) == []
     assert run(app, T0 + timedelta(hours=2))["advanced"] == 0          # waiting entries do not move
     assert lifecycle(api, "campaignResume", campaign["id"])["errors"] == []
-    assert deliver_due(app, datetime.now(timezone.utc)) == ["SENT"] * 3
+    assert deliver_due(app, clock.now()) == ["SENT"] * 3   # resumed at T0 + 2h: the held messages are due
     run(app, T0 + timedelta(hours=2))
     assert len(campaign_messages(app, campaign["id"])) == 6
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from tests.campaign_helpers import campaign_messages, create, entries, run, start
 from tests.helpers import consenting_customer, raw_id
 
@@ -12,6 +14,13 @@ UTC = timezone.utc
 
 def t(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def before_every_date_below(clock):
+    """The dates below are literal (their weekdays and DST changes are the point): campaigns are written before
+    all of them, and ``start`` and ``run`` then stop the clock at their instants."""
+    clock.freeze(t("2026-01-01T00:00:00"))
 
 
 def test_nine_local_reaches_tokyo_before_london_each_at_their_nine(api, app):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from crm import clock
 from tests.campaign_helpers import campaign_messages, create, entries, lifecycle
 from tests.helpers import consenting_customer
 from tests.test_workers import start_worker, stop, wait_for
@@ -15,7 +16,7 @@ NO_QUIET = {"MESSAGES_QUIET_START": "00:00", "MESSAGES_QUIET_END": "00:00"}
 
 
 def soon(seconds: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+    return (clock.now() + timedelta(seconds=seconds)).isoformat()
 
 
 def test_a_worker_killed_mid_step_is_replaced_and_each_customer_gets_the_step_once(

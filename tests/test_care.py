@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
+from crm import clock
 from crm.messages.models import Message
 from crm.queue import work_once
 from tests.helpers import consenting_customer, raw_id, record_order, submit
 from tests.test_messages import DAY_ZONE
 
-NOW = datetime.now(timezone.utc)
+NOW = clock.now()
 ORDER_AT = (NOW - timedelta(hours=1)).replace(microsecond=0)
 RULE_UPDATE = """mutation($key: String!, $input: CareRuleUpdateInput!) { careRuleUpdate(key: $key, input: $input) {
   careRule { key enabled delaySeconds channel template templates { locale template } purpose notifiesStaff }
@@ -30,7 +31,7 @@ def time_passes(app, trigger: str) -> None:
     """Everything of this trigger comes due now."""
     with app.extensions["crm.sessionmaker"]() as session:
         session.execute(update(Message).where(Message.trigger == f"care:{trigger}")
-                        .values(scheduled_for=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                        .values(scheduled_for=clock.now() - timedelta(seconds=1)))
         session.commit()
 
 
@@ -264,14 +265,15 @@ def test_inactivity_moves_customers_to_at_risk_then_churned_and_at_risk_sends_a_
 
 # ---------------------------------------------------------------- birthday, points, tiers
 
-def test_birthdays_are_greeted_on_the_local_day_once_a_year_with_bonus_points_once(api, app):
+def test_birthdays_are_greeted_on_the_local_day_once_a_year_with_bonus_points_once(api, app, clock):
     from crm.messages.jobs import send_birthday_greetings
     app.config.update(MESSAGES_QUIET_START="00:00", MESSAGES_QUIET_END="00:00")  # whatever the hour in either city
-    now = datetime(2026, 7, 14, 22, 30, tzinfo=timezone.utc)   # already 15 July in Tokyo, still 14th in London
+    now = clock.freeze(datetime(2026, 7, 14, 22, 30, tzinfo=timezone.utc))   # already 15 July in Tokyo, still 14th in London
     tokyo = consenting_customer(api, email="tokyo@example.com", timezone="Asia/Tokyo", birthday="1990-07-15")
     london = consenting_customer(api, email="london@example.com", timezone="Europe/London", birthday="1985-07-15")
     work_once(app)
     assert run_job(app, send_birthday_greetings, now) == 1
+    clock.advance(timedelta(hours=1))
     assert run_job(app, send_birthday_greetings, now + timedelta(hours=1)) == 1   # London's 15th has begun
     assert run_job(app, send_birthday_greetings, now + timedelta(hours=1)) == 0
     work_once(app)

@@ -143,10 +143,10 @@ def test_the_demo_sends_a_care_message_within_one_worker_round_of_an_order(app, 
         firstName: "Wanda", timezone: "%s"}) { customer { id } } }""" % DAY_ZONE)["customerCreate"]["customer"]
     graphql(client, token, """mutation($id: ID!) { customerSetConsent(customerId: $id, channel: EMAIL, granted: true) {
         errors { code } } }""", {"id": created["id"]})
-    from datetime import datetime, timezone
+    from crm import clock
     graphql(client, token, """mutation($id: ID!, $at: DateTime!) { orderRecord(input: {customerId: $id,
         externalId: "walk-in-1", amount: "42.00", currency: "EUR", channel: STORE, occurredAt: $at}) {
-        errors { code } } }""", {"id": created["id"], "at": datetime.now(timezone.utc).isoformat()})
+        errors { code } } }""", {"id": created["id"], "at": clock.now().isoformat()})
     with caplog.at_level("INFO", logger="crm.messages.sent"):
         work_once(app)
         work_once(app)
@@ -160,8 +160,7 @@ def test_the_demo_sends_a_care_message_within_one_worker_round_of_an_order(app, 
 
 
 def test_the_demo_runs_a_welcome_journey_and_a_win_back_campaign_whose_sends_are_logged(app, runner, client, caplog):
-    from datetime import datetime, timezone
-
+    from crm import clock
     from crm.queue import run_periodic_jobs, work_once
     from tests.test_messages import DAY_ZONE
     app.config.update(MESSAGES_QUIET_START="00:00", MESSAGES_QUIET_END="00:00")   # any hour of the test run
@@ -177,7 +176,7 @@ def test_the_demo_runs_a_welcome_journey_and_a_win_back_campaign_whose_sends_are
         errors { code } } }""", {"id": created["id"]})
     graphql(client, token, """mutation($id: ID!, $at: DateTime!) { orderRecord(input: {customerId: $id,
         externalId: "newbie-1", amount: "42.00", currency: "EUR", channel: WEB, occurredAt: $at}) {
-        errors { code } } }""", {"id": created["id"], "at": datetime.now(timezone.utc).isoformat()})
+        errors { code } } }""", {"id": created["id"], "at": clock.now().isoformat()})
     with caplog.at_level("INFO", logger="crm.messages.sent"):
         run_periodic_jobs(app)   # the win-back's no-order check runs at a worker's start
         for _ in range(4):

@@ -12,6 +12,7 @@ from tests.helpers import (
     BULK,
     RECORD,
     TOUCHPOINT,
+    ahead,
     create_customer,
     make_touchpoint,
     post,
@@ -90,7 +91,7 @@ def test_record_reports_each_bad_field(api):
              ({"emotion": 3}, "emotion", "INVALID"),
              ({"emotion": -3}, "emotion", "INVALID"),
              ({"painPoints": ["ok", "!!!"]}, "painPoints.1", "INVALID"),
-             ({"occurredAt": "2099-01-01T00:00:00Z"}, "occurredAt", "INVALID"),
+             ({"occurredAt": ahead(hours=1).isoformat()}, "occurredAt", "INVALID"),   # in the future
              ({"externalId": "case:1"}, "externalId", "INVALID"),
              ({"occurredAt": "0001-01-01T00:00:00+01:00"}, "occurredAt", "INVALID"),
              ({"caseId": "Q2FzZTowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA="}, "caseId", "NOT_FOUND")]

@@ -3,16 +3,17 @@ period), refunds and cancellations, merges, and the statement count of a nested 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text, update
 
+from crm import clock
 from crm.api.ids import global_id
 from crm.outbox import OutboxEntry
 from loyalty import ledger, services
 from loyalty.models import LedgerEntry, LoyaltyAccount, TierChange
-from tests.helpers import create_customer, raw_id
+from tests.helpers import RECENTLY, create_customer, iso, raw_id
 
 LOYALTY = "balance lifetimeEarned qualifyingPoints tier { key } nextTier { key } pointsToNextTier"
 
@@ -48,16 +49,15 @@ REWARD_REDEEM = """mutation($c: ID!, $r: ID!, $k: String!) {
   rewardRedeem(customerId: $c, rewardId: $r, idempotencyKey: $k) {
   redemption { points reward { name } } account { balance } errors { field code message } } }"""
 
-JUNE = "2026-06-01T12:00:00+00:00"
 RECORD_EVENT = "tests.jobs_for_tests.record_event"
 
 
 # ---------------------------------------------------------------- helpers
 
 def order(api, customer_id: str, external_id: str, amount: str = "123.45", currency: str = "EUR",
-          channel: str = "WEB", occurred_at: str = JUNE, as_: str = "admin") -> dict:
+          channel: str = "WEB", occurred_at: str | None = None, as_: str = "admin") -> dict:
     variables = {"input": {"customerId": customer_id, "externalId": external_id, "amount": amount,
-                           "currency": currency, "channel": channel, "occurredAt": occurred_at,
+                           "currency": currency, "channel": channel, "occurredAt": occurred_at or iso(RECENTLY),
                            "items": [{"sku": "SKU-1", "qty": 1}]}}
     payload = api.data(ORDER, variables, as_=as_)["orderRecord"]
     assert payload["errors"] == [], payload["errors"]
@@ -158,7 +158,8 @@ def test_app_orders_add_ten_percent_of_base_floored(api):
     ]
 
 
-def test_birthday_month_doubles_the_base_points(api):
+def test_birthday_month_doubles_the_base_points(api, clock):
+    clock.freeze("2026-07-02T12:00:00+00:00")   # the orders below are of the last few weeks
     customer = create_customer(api, email="bday@example.com", birthday="1990-06-15")
     june = order(api, customer["id"], "b-1", amount="123.45", occurred_at="2026-06-20T09:00:00+00:00")
     assert june["order"]["pointsEarned"] == 123 + 123 + 100
@@ -173,7 +174,8 @@ def test_birthday_month_doubles_the_base_points(api):
         "order b-3: 50 base x1 (Member) + 5 app-order + 50 birthday-month",
     ]
     no_birthday = create_customer(api, email="nobday@example.com")
-    assert order(api, no_birthday["id"], "n-1", amount="10.00")["order"]["pointsEarned"] == 110
+    assert order(api, no_birthday["id"], "n-1", amount="10.00",
+                 occurred_at="2026-07-02T09:00:00+00:00")["order"]["pointsEarned"] == 110
 
 
 def test_a_silver_customer_earns_one_and_a_quarter_times_base_floored(api):
@@ -206,12 +208,15 @@ def test_recording_the_same_order_twice_earns_once(api):
     assert loyalty["balance"] == 223
 
 
-def test_bonus_rules_are_data_a_deactivated_rule_gives_nothing(api, ctx):
+def test_bonus_rules_are_data_a_deactivated_rule_gives_nothing(api, ctx, clock):
+    clock.freeze("2026-06-02T12:00:00+00:00")   # in the birthday month, the day after the orders
+    june = "2026-06-01T12:00:00+00:00"
     ctx.execute(text("UPDATE loyalty_earning_rule SET active = :off WHERE key IN ('first-order', 'app-order')"),
                 {"off": False})
     ctx.commit()
     customer = create_customer(api, email="rules@example.com", birthday="1980-06-02")
-    assert order(api, customer["id"], "r-1", amount="123.45", channel="APP")["order"]["pointsEarned"] == 123 + 123
+    assert order(api, customer["id"], "r-1", amount="123.45", channel="APP",
+                 occurred_at=june)["order"]["pointsEarned"] == 123 + 123
     assert entries_of(api, customer["id"])[0]["reason"] == "order r-1: 123 base x1 (Member) + 123 birthday-month"
 
     # A rule's figures are data too: the app-order rule back on at 50%.
@@ -219,7 +224,8 @@ def test_bonus_rules_are_data_a_deactivated_rule_gives_nothing(api, ctx):
                 {"on": True, "rate": 5000})  # Money is stored in 1/10,000 units
     ctx.commit()
     other = create_customer(api, email="rules2@example.com")
-    assert order(api, other["id"], "r-2", amount="123.45", channel="APP")["order"]["pointsEarned"] == 123 + 61
+    assert order(api, other["id"], "r-2", amount="123.45", channel="APP",
+                 occurred_at=june)["order"]["pointsEarned"] == 123 + 61
 
 
 def test_tier_multipliers_are_data_and_named_plainly_in_the_reason(api, ctx):
@@ -318,7 +324,7 @@ def test_points_adjust_does_not_count_towards_tiers(api, app):
 def _make_gold(api, email: str) -> tuple[dict, datetime]:
     customer = create_customer(api, email=email)
     assert points(api, "Earn", customer["id"], 5000, "gold")["account"]["tier"] == {"key": "gold"}
-    return customer, datetime.now(timezone.utc)
+    return customer, clock.now()
 
 
 def test_downgrade_waits_for_the_grace_period_and_goes_one_tier_per_step(api, app, ctx):
@@ -456,7 +462,7 @@ def test_refund_after_the_points_were_spent_reverses_what_is_left(api, app, ctx)
     assert loyalty_of(api, customer["id"])["entries"]["totalCount"] == 3
 
     # With no qualifying points left, the review takes silver away after the grace period.
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     assert services.review_tiers(ctx, now=now) == 0
     assert services.review_tiers(ctx, now=now + timedelta(days=30)) == 1
     assert account_row(app, customer["id"]).tier_key == "member"
@@ -502,7 +508,7 @@ def test_refunding_an_order_older_than_the_window_leaves_todays_qualifying_point
     customer = create_customer(api, email="old@example.com")
     old = order(api, customer["id"], "old-1", amount="900.00")  # 1000 points
     # Its points were earned 400 days ago (entries are written at the time of recording: move it back).
-    long_ago = datetime.now(timezone.utc) - timedelta(days=400)
+    long_ago = clock.now() - timedelta(days=400)
     ctx.execute(update(LedgerEntry).where(LedgerEntry.order_id == raw_id(old["order"]["id"]))
                 .values(occurred_at=long_ago, qualifies_at=long_ago))
     ctx.commit()
@@ -513,7 +519,7 @@ def test_refunding_an_order_older_than_the_window_leaves_todays_qualifying_point
     assert payload["customer"]["loyalty"] == {"balance": 5000, "qualifyingPoints": 5000, "tier": {"key": "gold"}}
     # The reversal cancels the order's 1000 from the date they were earned: outside the window, like them.
     assert entries_of(api, customer["id"])[-1]["qualifyingPoints"] == -1000
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     assert services.review_tiers(ctx, now=now) == 0
     assert services.review_tiers(ctx, now=now + timedelta(days=30)) == 0
     assert account_row(api.client.application, customer["id"]).tier_key == "gold"
@@ -559,7 +565,7 @@ def test_merge_moves_points_with_their_expiry_qualifying_points_and_redemptions(
     primary = create_customer(api, email="primary@example.com")
     duplicate = create_customer(api, email="duplicate@example.com")
     order(api, primary["id"], "p-1", amount="100.00")  # 200 points, expiring in a year
-    soon = (datetime.now(timezone.utc) + timedelta(days=10)).replace(microsecond=0)
+    soon = (clock.now() + timedelta(days=10)).replace(microsecond=0)
     points(api, "Earn", duplicate["id"], 300, "promo", expiresAt=soon.isoformat())
     order(api, duplicate["id"], "d-1", amount="50.00")  # 150 points
     reward = api.data(REWARD_CREATE, {"input": {"name": "Mug", "cost": 100}})["rewardCreate"]
@@ -631,7 +637,7 @@ LOYALTY_PAGE = """query($first: Int!) { customers(first: $first) { edges { node 
 
 def test_loyalty_page_statement_count_is_independent_of_page_size(api, count_statements):
     reward = api.data(REWARD_CREATE, {"input": {"name": "Cap", "cost": 10}})["rewardCreate"]["reward"]
-    soon = (datetime.now(timezone.utc) + timedelta(days=5)).isoformat()
+    soon = (clock.now() + timedelta(days=5)).isoformat()
     for index in range(55):
         customer = create_customer(api, email=f"l{index}@example.com")
         if index % 4 == 3:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.types import Uuid
 
+from crm import clock
 from crm.api.ids import global_id
 from loyalty import ledger, queries, services
 from loyalty.models import EntryKind, LedgerEntry, LotConsumption, LoyaltyAccount, Reward
@@ -66,8 +67,8 @@ def when(value: str) -> datetime:
 
 
 def now_s() -> datetime:
-    """Real now, to the second (the GraphQL path uses the wall clock)."""
-    return datetime.now(UTC).replace(microsecond=0)
+    """The platform clock's now, to the second (the GraphQL path reads that clock)."""
+    return clock.now().replace(microsecond=0)
 
 
 def earn(api, customer_id, points, key, reason="product review", expires_at=None, as_="admin") -> dict:
@@ -137,10 +138,10 @@ def redeem_reward(api, customer_id, reward_id, key, as_="admin") -> dict:
 def test_earn_redeem_and_adjust_keep_the_balance_and_balance_after(api, app):
     customer = create_customer(api, email="ledger@example.com")
     cid = customer["id"]
-    before = datetime.now(UTC)
+    before = clock.now()
 
     earned = earn(api, cid, 500, "earn-1", reason="referral")
-    after = datetime.now(UTC)
+    after = clock.now()
     assert earned["errors"] == []
     assert {k: v for k, v in earned["entry"].items() if k not in ("id", "expiresAt")} == {
         "kind": "EARN", "points": 500, "balanceAfter": 500, "reason": "referral", "idempotencyKey": "earn-1",
@@ -497,7 +498,7 @@ def test_verify_passes_on_a_healthy_ledger_and_names_a_corrupted_account(api, ap
 
 def test_expire_command_prints_the_count(api, app, runner):
     cid = raw_id(create_customer(api, email="cli-expire@example.com")["id"])
-    past = datetime.now(UTC) - timedelta(days=10)
+    past = clock.now() - timedelta(days=10)
     with session_of(app) as session:
         services.earn_points(session, customer_id=cid, points=40, reason="old", idempotency_key="old",
                              expires_at=past + timedelta(days=5), now=past)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from crm import clock
 from crm.messages.models import Message
 from crm.queue import work_once
 from tests.helpers import (
@@ -19,7 +20,7 @@ from tests.helpers import (
     raw_id,
 )
 
-NOW = datetime.now(timezone.utc)
+NOW = clock.now()
 
 
 def send(api, customer_id, as_="account_manager", **fields) -> dict:
@@ -28,13 +29,13 @@ def send(api, customer_id, as_="account_manager", **fields) -> dict:
 
 
 def zone_at(hours: range) -> str:
-    """A real timezone whose local hour is in ``hours`` right now (there always is one)."""
+    """A real timezone whose local hour is in ``hours`` right now on the platform clock (there always is one)."""
     for zone in ("Pacific/Kiritimati", "Pacific/Auckland", "Asia/Tokyo", "Asia/Shanghai", "Asia/Kolkata",
                  "Asia/Dubai", "Europe/Moscow", "Europe/Berlin", "Europe/London", "Atlantic/Azores",
                  "America/Noronha", "America/Sao_Paulo", "America/New_York", "America/Chicago", "America/Denver",
                  "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "Pacific/Pago_Pago",
                  "Asia/Kathmandu", "Australia/Adelaide", "Asia/Bangkok", "Africa/Cairo", "Asia/Karachi"):
-        if datetime.now(ZoneInfo(zone)).hour in hours:
+        if clock.now().astimezone(ZoneInfo(zone)).hour in hours:
             return zone
     raise AssertionError("no zone found")
 
@@ -167,7 +168,7 @@ def test_send_at_schedules_and_the_dispatcher_queues_it_once_due(api, app):
     work_once(app)
     assert row(app, message["id"]).status.value == "SCHEDULED"
 
-    set_row(app, message["id"], scheduled_for=datetime.now(timezone.utc) - timedelta(seconds=1))  # time passes
+    set_row(app, message["id"], scheduled_for=clock.now() - timedelta(seconds=1))  # time passes
     work_once(app)
     assert row(app, message["id"]).status.value == "SENT"
 
@@ -195,7 +196,7 @@ def test_the_frequency_cap_counts_care_and_campaign_messages_of_the_window_only(
     customer = consenting_customer(api, email="busy@example.com", timezone=DAY_ZONE)
     old = send(api, customer["id"], body="Last month")["message"]
     work_once(app)
-    set_row(app, old["id"], sent_at=datetime.now(timezone.utc) - timedelta(days=8))  # outside the 7-day window
+    set_row(app, old["id"], sent_at=clock.now() - timedelta(days=8))  # outside the 7-day window
     care = [send(api, customer["id"], body=f"Care {i}")["message"] for i in range(3)]
     follow_up = send(api, customer["id"], body="Follow-up", purpose="FOLLOW_UP")["message"]
     transactional = send(api, customer["id"], as_="admin", body="Receipt", purpose="TRANSACTIONAL")["message"]
@@ -215,7 +216,7 @@ def test_quiet_hours_in_the_customers_timezone_reschedule_to_the_end_of_the_nigh
     urgent = send(api, night["id"], as_="admin", purpose="TRANSACTIONAL", body="Your password was changed")["message"]
     work_once(app)
 
-    local_now = datetime.now(ZoneInfo(NIGHT_ZONE))
+    local_now = clock.now().astimezone(ZoneInfo(NIGHT_ZONE))
     morning_day = local_now.date() + timedelta(days=1) if local_now.hour >= 21 else local_now.date()
     morning = datetime(morning_day.year, morning_day.month, morning_day.day, 8, tzinfo=ZoneInfo(NIGHT_ZONE))
     rescheduled = row(app, at_night["id"])
@@ -280,12 +281,12 @@ def test_the_backoff_waits_between_attempts(api, app, http_provider):
     customer = consenting_customer(api, consents=("SMS",), phone="+41791112234", timezone=DAY_ZONE)
     http_provider.fail_next = 1
     message = send(api, customer["id"], channel="SMS", body="Ready")["message"]
-    before = datetime.now(timezone.utc)
+    before = clock.now()
     work_once(app)
     work_once(app)  # not due yet: the first backoff is 30 s
     waiting = row(app, message["id"])
     assert (waiting.status.value, waiting.attempts) == ("QUEUED", 1)
-    assert before + timedelta(seconds=30) <= waiting.scheduled_for <= datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert before + timedelta(seconds=30) <= waiting.scheduled_for <= clock.now() + timedelta(seconds=30)
 
 
 def test_after_five_failed_attempts_a_message_fails_with_the_last_error_and_retry_failed_requeues_it(

@@ -7,7 +7,7 @@ import pytest
 from graphql import OperationDefinitionNode, parse, validate
 
 from crm.api.validation import validation_rules
-from tests.helpers import create_customer, raw_id, record_order
+from tests.helpers import ahead, create_customer, raw_id, record_order
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 FILES = sorted(OPERATIONS.glob("*.graphql"))
@@ -209,15 +209,16 @@ def test_message_and_care_operations_work(api, app, client, tokens, portal_token
 def test_campaign_operations_work(api, client, tokens):
     from tests.helpers import consenting_customer
     ann = consenting_customer(api, email="ann@example.com", firstName="Ann", timezone="Asia/Tokyo")
+    day = ahead(days=30).date()   # 09:00 in Tokyo is 00:00 UTC that day
     created = post(client, tokens["marketer"], "campaign_create", {"input": {
-        "name": "Spring", "schedule": {"kind": "ONCE", "localDate": "2030-03-20", "localTime": "09:00"},
+        "name": "Spring", "schedule": {"kind": "ONCE", "localDate": day.isoformat(), "localTime": "09:00"},
         "steps": [{"key": "hello", "type": "SEND", "content": [{"channel": "EMAIL", "template": "Hi"}]}]}})
     campaign = created["campaignCreate"]["campaign"]
     assert created["campaignCreate"]["errors"] == [] and campaign["status"] == "DRAFT"
     preview = post(client, tokens["marketer"], "campaign_preview", {"id": campaign["id"], "sampleSize": 3})
     assert preview["campaignPreview"]["sample"] == [{"customer": {"id": ann["id"], "displayName": "Ann"},
                                                      "channel": "EMAIL", "timezone": "Asia/Tokyo", "locale": None,
-                                                     "sendAt": "2030-03-20T00:00:00+00:00"}]
+                                                     "sendAt": f"{day.isoformat()}T00:00:00+00:00"}]
     assert post(client, tokens["marketer"], "campaign_schedule", {"id": campaign["id"]})[
         "campaignSchedule"]["campaign"]["status"] == "RUNNING"
     assert post(client, tokens["marketer"], "campaign_pause", {"id": campaign["id"]})[

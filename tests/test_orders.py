@@ -1,16 +1,15 @@
 """Orders: idempotency, money, metrics, RFM, and the automatic stage and tier rules."""
 import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.helpers import RECORD_ORDER, create_customer, raw_id, record_order
+from tests.helpers import RECORD_ORDER, ago, create_customer, raw_id, record_order
 
 HISTORY = "query($id: ID!) { customer(id: $id) { lifecycleStage serviceTier lifecycleHistory { fromStage toStage actor } } }"
 
 
 def iso(days_ago: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days_ago)).replace(microsecond=0).isoformat()
+    return ago(days=days_ago).isoformat()
 
 
 def test_same_order_twice_is_recorded_once(api):

@@ -89,7 +89,8 @@ def test_fragments_nested_too_deeply_are_rejected(api):
     fragments = "\n".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(levels))
     query = "{ ...F0 }\n" + fragments + f"\nfragment F{levels} on Query {{ __typename }}"
     body = api(query, status=400)
-    assert only_error(body) == ("Validation aborted.", None)
+    assert only_error(body) == ("Fragment limit: this query nests fragment spreads 301 levels deep; at most 50 are "
+                                "allowed.", {"code": "FRAGMENT_LIMIT"})
 
 
 # --- Page size -------------------------------------------------------------------------------------

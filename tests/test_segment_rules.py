@@ -1,7 +1,7 @@
 """The segment rule language: validation paths, and exact membership of compiled rules on both databases."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -9,7 +9,6 @@ from sqlalchemy import select
 from crm.customers.models import Customer
 from crm.customers.orders import record_order
 from crm.customers.services import create_customer, set_consent, transition_stage
-from crm.db import utcnow
 from crm.enums import Channel, LifecycleStage
 from crm.errors import Invalid
 from crm.segments.rules import AggregateJoins, compile_rule, explain, is_member, validate
@@ -20,7 +19,14 @@ from journeys.surveys import submit_response
 from journeys.touchpoints import create_touchpoint
 from loyalty.services import earn_points
 
-NOW = utcnow() + timedelta(minutes=10)  # after the fixtures create their rows
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)   # when the rules are evaluated
+
+
+@pytest.fixture(autouse=True)
+def rows_written_ten_minutes_before_now(clock):
+    """The fixtures' rows are written at a fixed instant ten minutes before NOW (createdAt within_last PT1H
+    holds for everyone, before_last P1D for no one), however long the run has taken so far."""
+    clock.freeze(NOW - timedelta(minutes=10))
 
 
 def ago(days: float):

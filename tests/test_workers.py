@@ -149,15 +149,14 @@ def test_a_job_lost_with_redis_is_queued_again_by_the_dispatcher(api, app):
     assert message_row(app, raw_id(sent["messageSend"]["message"]["id"])).status.value == "SENT"
 
 
-def test_periodic_jobs_are_safe_on_two_workers_at_once(api, app):
-    from datetime import datetime, timedelta, timezone
+def test_periodic_jobs_are_safe_on_two_workers_at_once(api, app, clock):
+    from datetime import timedelta
 
     from crm.queue import run_periodic
     from tests.helpers import record_order
-    now = datetime.now(timezone.utc)
+    now = clock.freeze("2026-07-14T12:00:00+00:00")   # noon in UTC: their birthday, in the day
     for i in range(6):
-        customer = consenting_customer(api, email=f"idle{i}@example.com", timezone=DAY_ZONE,
-                                       birthday=now.date().replace(year=1990).isoformat())
+        customer = consenting_customer(api, email=f"idle{i}@example.com", timezone="UTC", birthday="1990-07-14")
         record_order(api, customer["id"], f"idle-{i}", occurred_at=(now - timedelta(days=120)).isoformat())
     work_once(app)
 
