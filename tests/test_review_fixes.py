@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 
-from tests.helpers import SEND_MESSAGE, consenting_customer, messages
+from tests.helpers import SEND_MESSAGE, consenting_customer, messages, raw_id
+from tests.test_privacy import CONFIRM, rows, token_in
+
+UPDATE_EMAIL = """mutation($id: ID!, $input: CustomerUpdateInput!) { customerUpdate(id: $id, input: $input) {
+  customer { pendingEmail } errors { field code message } } }"""
 
 ANN = {"email": "ann.lee+x@example.com", "phone": "+447911123456", "firstName": "Ann", "timezone": "UTC"}
 NODE = """query($id: ID!) { node(id: $id) { ... on Message { subject body } } }"""
@@ -41,3 +45,21 @@ def test_masking_a_long_message_for_a_masked_role_is_exact(api):
     assert message["body"] == "a" * 60_000 + " ann.lee+x@example.com"
     read = api.data(NODE, {"id": message["id"]}, as_="marketer")["node"]
     assert read["body"] == "a" * 60_000 + " a***@example.com"
+
+
+def test_no_staff_role_reads_the_token_of_a_portals_email_confirmation_link(api, app, portal_token):
+    """Only the mailbox the link went to may hold its token: staff read the message with it withheld."""
+    bob = consenting_customer(api, email="bob@example.com", firstName="Bob", timezone="UTC")
+    api.tokens["bob"] = portal_token(raw_id(bob["id"]))
+    payload = api.data(UPDATE_EMAIL, {"id": bob["id"], "input": {"email": "bobby@example.com"}},
+                       as_="bob")["customerUpdate"]
+    assert payload == {"customer": {"pendingEmail": "bobby@example.com"}, "errors": []}
+    [stored] = rows(app, "verify:email")
+    token = token_in(stored.body)
+    assert len(token) == 43
+    for role in ("admin", "account_manager", "support_agent", "marketer"):
+        [listed] = messages(api, as_=role, trigger="verify:email")
+        assert token not in listed["body"]
+        assert "confirm-email?token=[withheld]" in listed["body"]
+    assert api.data(CONFIRM, {"token": token}, as_="bob")["customerConfirmEmail"] == {
+        "customer": {"id": bob["id"], "email": "bobby@example.com", "pendingEmail": None}, "errors": []}

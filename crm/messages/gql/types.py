@@ -1,6 +1,8 @@
 """GraphQL types of messages and care (contract: "messages and care")."""
 from __future__ import annotations
 
+import re
+
 import graphene
 from graphene import relay
 
@@ -42,9 +44,16 @@ _MASKED_TEXT = ("For " + ", ".join(r.value for r in PII_MASKED) + ": every email
                 "it masked.")
 
 
+# A confirmation link's token (secrets.token_urlsafe(32)): only the mailbox it was sent to may hold it.
+_CONFIRMATION_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+
+
 def _masked_text(message, info, text):
-    """The text as a role that sees contact details masked may read it: the customer's own email and
-    phone masked wherever they appear, and any other address or international number."""
+    """The text as the viewer may read it: without a confirmation link's token for anyone; for a role that
+    sees contact details masked, the customer's own email and phone masked wherever they appear, and any
+    other address or international number."""
+    if text is not None and message.trigger.startswith(models.VERIFICATION_TRIGGER_PREFIX):
+        text = _CONFIRMATION_TOKEN.sub("[withheld]", text)
     if text is None or info.context.viewer.role not in PII_MASKED:
         return text
     customer = info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)
