@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.campaign_helpers import campaign_messages, create, entries, run, start
+from tests.journeys.campaigns.helpers import campaign_messages, create, entries, run, start
 from tests.helpers import consenting_customer, raw_id
 
 UTC = timezone.utc
@@ -122,7 +122,7 @@ def test_one_instant_for_everyone_and_one_zone_for_everyone(api, app):
 
 
 def row_status(app, campaign_id):
-    from tests.campaign_helpers import row
+    from tests.journeys.campaigns.helpers import row
     return row(app, campaign_id).status.value
 
 

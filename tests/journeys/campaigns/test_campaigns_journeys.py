@@ -14,7 +14,7 @@ from crm.messages.models import PENDING, Message
 from journeys.campaigns import jobs
 from journeys.campaigns.models import Campaign
 from journeys.campaigns.services import HELD_UNTIL
-from tests.campaign_helpers import (
+from tests.journeys.campaigns.helpers import (
     campaign_messages,
     create,
     entries,
@@ -219,8 +219,8 @@ def test_a_repeated_trigger_and_concurrent_rounds_send_each_step_once(api, app):
 
 
 def test_segment_loyalty_tier_and_no_order_triggers(api, app):
-    from tests.test_segments_api import ADD
-    from tests.test_segments_api import create as create_segment
+    from tests.segments.test_segments_api import ADD
+    from tests.segments.test_segments_api import create as create_segment
     member = consenting_customer(api, email="m@example.com", timezone="UTC")
     segment = create_segment(api, "Beta testers", kind="STATIC")
     joined = create(api, name="joined", trigger={"kind": "SEGMENT_JOINED", "segmentId": segment["id"]})

@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 
 from crm.messages import delivery
 from crm.messages.models import PENDING, Message
-from tests.campaign_helpers import CREATE as CAMPAIGN_CREATE
-from tests.campaign_helpers import UPDATE as CAMPAIGN_UPDATE
-from tests.campaign_helpers import lifecycle, run
+from tests.journeys.campaigns.helpers import CREATE as CAMPAIGN_CREATE
+from tests.journeys.campaigns.helpers import UPDATE as CAMPAIGN_UPDATE
+from tests.journeys.campaigns.helpers import lifecycle, run
 from crm.queue import work_once
 from tests.helpers import SEND_MESSAGE, consenting_customer, create_customer, messages, raw_id, record_order
 

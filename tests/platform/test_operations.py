@@ -9,7 +9,7 @@ from graphql import OperationDefinitionNode, parse, validate
 from crm.api.validation import validation_rules
 from tests.helpers import ahead, create_customer, raw_id, record_order
 
-OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 FILES = sorted(OPERATIONS.glob("*.graphql"))
 
 
@@ -178,7 +178,7 @@ def test_segment_operations_work(api, client, tokens):
 
 def test_message_and_care_operations_work(api, app, client, tokens, portal_token):
     from crm.queue import work_once
-    from tests.test_messages import DAY_ZONE
+    from tests.messages.test_messages import DAY_ZONE
     ann = create_customer(api, email="ann@example.com", firstName="Ann", timezone=DAY_ZONE)
     post(client, tokens["admin"], "customer_set_consent", {"customerId": ann["id"], "channel": "SMS", "granted": True})
     refused = post(client, tokens["account_manager"], "message_send", {"input": {

@@ -8,9 +8,9 @@ import time
 from datetime import timedelta
 
 from crm import clock
-from tests.campaign_helpers import campaign_messages, create, entries, lifecycle
+from tests.journeys.campaigns.helpers import campaign_messages, create, entries, lifecycle
 from tests.helpers import consenting_customer
-from tests.test_workers import start_worker, stop, wait_for
+from tests.platform.test_workers import start_worker, stop, wait_for
 
 NO_QUIET = {"MESSAGES_QUIET_START": "00:00", "MESSAGES_QUIET_END": "00:00"}
 

@@ -130,7 +130,7 @@ def test_the_demo_sends_a_care_message_within_one_worker_round_of_an_order(app, 
     from crm.messages.models import Message
     from crm.outbox import OutboxEntry
     from crm.queue import work_once
-    from tests.test_messages import DAY_ZONE
+    from tests.messages.test_messages import DAY_ZONE
     token = run_demo(runner)
     with app.extensions["crm.sessionmaker"]() as session:
         # The seeded history queued no care: nothing for the messages queue is pending.
@@ -162,7 +162,7 @@ def test_the_demo_sends_a_care_message_within_one_worker_round_of_an_order(app, 
 def test_the_demo_runs_a_welcome_journey_and_a_win_back_campaign_whose_sends_are_logged(app, runner, client, caplog):
     from crm import clock
     from crm.queue import run_periodic_jobs, work_once
-    from tests.test_messages import DAY_ZONE
+    from tests.messages.test_messages import DAY_ZONE
     app.config.update(MESSAGES_QUIET_START="00:00", MESSAGES_QUIET_END="00:00")   # any hour of the test run
     token = run_demo(runner)
     campaigns = graphql(client, token, "{ campaigns { edges { node { id name status trigger { kind } } } } }")

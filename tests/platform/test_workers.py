@@ -18,7 +18,7 @@ from crm.outbox import OutboxEntry
 from crm.queue import work_once
 from tests.helpers import SEND_MESSAGE, consenting_customer, raw_id, run_threads
 from tests.servers import RedisServer
-from tests.test_messages import DAY_ZONE
+from tests.messages.test_messages import DAY_ZONE
 
 CRM = str(Path(sys.executable).with_name("crm"))
 

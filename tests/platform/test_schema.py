@@ -5,7 +5,7 @@ from graphql import build_schema
 
 from crm.api.schema import sdl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT.parent / "shared" / "contract" / "core.graphql"
 
 

@@ -15,7 +15,7 @@ from crm import clock as platform_clock
 from crm.customers.models import Customer
 from tests.helpers import SEND_MESSAGE, SET_CONSENT, consenting_customer, create_customer, raw_id
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("crm", "journeys", "loyalty", "migrations")
 THE_CLOCK = ROOT / "crm" / "clock.py"
 
@@ -186,7 +186,7 @@ def test_advance_moves_a_running_clock_and_unfreeze_lets_it_run(api, app, clock)
 
 def test_the_shift_is_in_the_environment_every_app_and_worker_process_reads(api, app, database_url, redis_url,
                                                                            tmp_path, clock):
-    from tests.test_workers import message_row, start_worker, stop, wait_for
+    from tests.platform.test_workers import message_row, start_worker, stop, wait_for
     # What --clock-shift-days (or CRM_TEST_CLOCK_SHIFT_DAYS) set: the tests' clock and every process's agree.
     assert os.environ["CRM_CLOCK_SHIFT"] == str(int(clock.shift().total_seconds()))
     assert float(app.config["CLOCK_SHIFT"]) == clock.shift().total_seconds()

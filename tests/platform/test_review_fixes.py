@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from tests.helpers import SEND_MESSAGE, consenting_customer, messages, raw_id
-from tests.test_privacy import CONFIRM, rows, token_in
+from tests.platform.test_privacy import CONFIRM, rows, token_in
 
 UPDATE_EMAIL = """mutation($id: ID!, $input: CustomerUpdateInput!) { customerUpdate(id: $id, input: $input) {
   customer { pendingEmail } errors { field code message } } }"""

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from crm.customers.models import Customer, Order
 from crm.queue import run_round_jobs, work_once
 from journeys.campaigns.models import Campaign
-from tests.campaign_helpers import CREATE, PREVIEW, campaign_messages, create, entries, lifecycle, run, send_step
+from tests.journeys.campaigns.helpers import CREATE, PREVIEW, campaign_messages, create, entries, lifecycle, run, send_step
 from tests.helpers import CREATE as CUSTOMER_CREATE
 from tests.helpers import RECORD_ORDER, consenting_customer, create_customer, iso, raw_id
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from journeys.campaigns.models import Campaign
-from tests.campaign_helpers import CREATE, PREVIEW, UPDATE, create, lifecycle, run, send_step, start
+from tests.journeys.campaigns.helpers import CREATE, PREVIEW, UPDATE, create, lifecycle, run, send_step, start
 from tests.helpers import consenting_customer, create_customer, raw_id
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "graphql" / "README.md", *(ROOT / "docs").glob("*.md")])
 TOP_LEVEL = ("crm", "journeys", "loyalty", "graphql", "docs", "tests", "migrations", "bench", ".ci")
 # Made at run time, never committed (see .gitignore): documents may name them.

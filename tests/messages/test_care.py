@@ -10,7 +10,7 @@ from crm import clock
 from crm.messages.models import Message
 from crm.queue import work_once
 from tests.helpers import consenting_customer, raw_id, record_order, submit
-from tests.test_messages import DAY_ZONE
+from tests.messages.test_messages import DAY_ZONE
 
 NOW = clock.now()
 ORDER_AT = (NOW - timedelta(hours=1)).replace(microsecond=0)
