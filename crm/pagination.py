@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm.api.body import unstorable
-from crm.api.scalars import MAX_DECIMAL
+from crm.api.scalars import decimal_in_range
 from crm.errors import Invalid
 from crm.instants import InstantError, parse_instant
 
@@ -68,7 +68,7 @@ def _load(value, kind):
             raise ValueError("cursor datetime out of range") from None
     if kind == "decimal":
         number = Decimal(value)
-        if not number.is_finite() or abs(number) >= MAX_DECIMAL or number != number.quantize(Decimal("0.0001")):
+        if not number.is_finite() or not decimal_in_range(number) or number != number.quantize(Decimal("0.0001")):
             raise ValueError("cursor decimal out of range")
         return number
     if kind == "uuid":

@@ -20,6 +20,7 @@ from crm.instants import EXAMPLE, InstantError, parse_instant
 # 10**14 any amount stores and converts at the configured rates; an order's own rule (below 10**11) keeps
 # the sums in range too.
 MAX_DECIMAL = _decimal.Decimal(10) ** 14
+MAX_DECIMAL_PLACES = 18
 NOT_FINITE = "Numbers in JSON must be finite (not NaN, Infinity or 1e999) and have at most 4300 digits."
 
 
@@ -98,9 +99,29 @@ def _parse_decimal(value):
         return InvalidValue(f"{value!r} is not a decimal number.")
     if not number.is_finite():
         return InvalidValue(f"{value!r} is not a finite decimal number.")
-    if abs(number) >= MAX_DECIMAL:
+    if not decimal_in_range(number):
         return InvalidValue(f"{value!r} is too large: decimal values are below 10^14 (100,000,000,000,000).")
+    number = _without_excess_zeros(number)
+    if number.as_tuple().exponent < -MAX_DECIMAL_PLACES:
+        return InvalidValue(f"{value!r} has too many decimal places: at most {MAX_DECIMAL_PLACES}.")
     return number
+
+
+def decimal_in_range(number: _decimal.Decimal) -> bool:
+    """Below MAX_DECIMAL in magnitude; copy_abs needs no context, so 1E+1000000 answers False, not Overflow."""
+    return number.copy_abs() < MAX_DECIMAL
+
+
+def _without_excess_zeros(number: _decimal.Decimal) -> _decimal.Decimal:
+    # "1.000…0" with thousands of zeros is a fine number but no column stores that scale
+    sign, digits, exponent = number.as_tuple()
+    if exponent >= -MAX_DECIMAL_PLACES:
+        return number
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    if digits == (0,):
+        exponent = max(exponent, 0)
+    return _decimal.Decimal((sign, digits, exponent))
 
 
 class DateTime(graphene.Scalar):

@@ -60,7 +60,7 @@ def scalar(kind: str, fdef: FieldDef, value, path: str):
             amount = Decimal(str(value))
         except InvalidOperation:
             raise bad from None
-        if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:  # first: quantize overflows on huge amounts
+        if not amount.is_finite() or amount.copy_abs() >= MAX_AMOUNT:  # first: quantize overflows on huge amounts
             raise Invalid(f"Expected an amount below {MAX_AMOUNT:,}.", path)
         if amount != amount.quantize(Decimal("0.0001")):
             raise Invalid("Expected an amount with at most 4 decimal places.", path)

@@ -247,6 +247,27 @@ def test_an_amount_the_money_column_cannot_store_is_invalid(api, ann, amount):
     assert order_count(api, ann["id"]) == 0
 
 
+@pytest.mark.parametrize("amount", ["1e999999999999", "-1E+1000000"])
+def test_an_exponent_beyond_the_decimal_context_is_too_large_not_an_overflow(api, ann, amount):
+    order = {"customerId": ann["id"], "externalId": "o-1", "amount": amount, "currency": "EUR", "channel": "WEB",
+             "occurredAt": "2026-06-01T12:00:00Z"}
+    payload = api.data(RECORD_ORDER, {"input": order})["orderRecord"]
+    assert payload_errors(payload) == [
+        ("amount", "INVALID", f"{amount!r} is too large: decimal values are below 10^14 (100,000,000,000,000).")]
+    assert order_count(api, ann["id"]) == 0
+
+
+def test_a_decimal_with_more_places_than_any_column_is_invalid_but_trailing_zeros_are_not(api, ann):
+    order = {"customerId": ann["id"], "externalId": "o-1", "amount": "9e-9999999999", "currency": "EUR",
+             "channel": "WEB", "occurredAt": "2026-06-01T12:00:00Z"}
+    assert payload_errors(api.data(RECORD_ORDER, {"input": order})["orderRecord"]) == [
+        ("amount", "INVALID", "'9e-9999999999' has too many decimal places: at most 18.")]
+    assert order_count(api, ann["id"]) == 0
+    order["amount"] = "12.5" + "0" * 40
+    assert api.data(RECORD_ORDER, {"input": order})["orderRecord"]["errors"] == []
+    assert order_count(api, ann["id"]) == 1
+
+
 def test_an_amount_below_the_scalar_bound_but_above_an_orders_is_invalid_too(api, ann):
     order = {"customerId": ann["id"], "externalId": "o-1", "amount": "99999999999999.9999", "currency": "EUR",
              "channel": "WEB", "occurredAt": "2026-06-01T12:00:00Z"}
