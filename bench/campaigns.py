@@ -34,11 +34,6 @@ suite picks db 1 + pid % 15: db 13 can clash).
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import platform
-import signal
 import sys
 import time
 import uuid
@@ -46,17 +41,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from redis import Redis  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
-from journey_map import DEFAULT_SERVER, _interrupt, code_version, private_redis, throwaway_database  # noqa: E402
+from common import (GuardedRedis, add_database_arguments, bench_app, conclude, insert_customers,  # noqa: E402
+                    private_redis)
 
-DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL")  # None: a redis-server of the run's own
 NOOP = "campaigns.noop"   # never run: the baseline's jobs only sit in the queue
 SENTINEL = "bench:campaigns:sentinel"   # gone: someone else flushed the Redis database during the run
 ZONES = ["Pacific/Auckland", "Asia/Tokyo", "Asia/Shanghai", "Asia/Kolkata", "Asia/Dubai", "Europe/Moscow",
@@ -78,14 +69,8 @@ def noop(*args):
 def make_customers(engine, count: int) -> None:
     """``count`` customers, customer g in ZONES[g % 20], each with a granted EMAIL consent."""
     with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO customer (id, email, first_name, last_name, first_name_key, last_name_key, timezone, attributes,
-                                  lifecycle_stage, service_tier, service_tier_pinned, total_spent, order_count,
-                                  created_at, updated_at)
-            SELECT gen_random_uuid(), 'c' || g || '@bench.example', 'Bench', 'C' || g, 'bench', 'c' || g,
-                   (CAST(:zones AS text[]))[1 + g % CAST(:z AS int)], '{}',
-                   'NEW', 'STANDARD', false, 0, 0, now() - interval '1 year', now()
-            FROM generate_series(0, :n - 1) AS g"""), {"n": count, "zones": ZONES, "z": len(ZONES)})
+        insert_customers(conn, count, timezone_sql="(CAST(:zones AS text[]))[1 + g % CAST(:z AS int)]",
+                         params={"zones": ZONES, "z": len(ZONES)})
         conn.execute(text("""
             INSERT INTO consent (customer_id, channel, granted, source, updated_at)
             SELECT id, 'EMAIL', true, 'bench', now() - interval '1 year' FROM customer"""))
@@ -99,13 +84,6 @@ def zone_instants(local_date: date) -> dict[str, datetime]:
     hour, minute = (int(p) for p in LOCAL_TIME.split(":"))
     return {zone: datetime(local_date.year, local_date.month, local_date.day, hour, minute, tzinfo=ZoneInfo(zone))
             .astimezone(timezone.utc) for zone in ZONES}
-
-
-def fresh_redis(redis, intact: list) -> None:
-    """Flush the Redis database; ``intact`` records whether our sentinel survived since the last flush."""
-    intact.append(bool(redis.exists(SENTINEL)))
-    redis.flushdb()
-    redis.set(SENTINEL, "1")
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -190,7 +168,7 @@ def baseline(app, n: int) -> dict:
 
 def campaign_run(app, engine, n: int, local_date: date, out: dict, checks: list) -> uuid.UUID:
     import crm.queue
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.enums import Role
     from crm.messages.delivery import dispatch_due
     from crm.messages.settings import MessageSettings
@@ -324,12 +302,7 @@ def main(argv=None) -> int:
     parser.add_argument("--customers", type=int, default=100_000, help="customers (default 100000)")
     parser.add_argument("--quick", action="store_true", help="10000 customers")
     parser.add_argument("--date", default=DEFAULT_DATE, help=f"the campaign's local date (default {DEFAULT_DATE})")
-    parser.add_argument("--database-url", default=DEFAULT_SERVER,
-                        help="PostgreSQL server to create the throwaway database on")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS,
-                        help="a Redis database to use, FLUSHED before and after (default: a redis-server of the run's own)")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--json", action="store_true", help="also write bench/results/campaigns-<date>-<time>.json")
+    add_database_arguments(parser, "campaigns", redis=True)
     args = parser.parse_args(argv)
     if args.quick:
         args.customers = 10_000
@@ -342,27 +315,14 @@ def main(argv=None) -> int:
 def measure(args) -> int:
     local_date = date.fromisoformat(args.date)
     n = args.customers
-    server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _interrupt)
-    load_before, version, began = os.getloadavg(), code_version(), time.perf_counter()
     checks: list[tuple[str, bool, str]] = []
     out: dict = {}
-    intact: list[bool] = []
-    redis = Redis.from_url(args.redis_url)
-    print(f"flushing {args.redis_url} ({redis.dbsize()} keys)", flush=True)
-    redis.flushdb()
-    redis.set(SENTINEL, "1")
-    with throwaway_database(server, keep=args.keep) as url:
-        from crm import create_app
-        from crm.migrate import upgrade
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": args.redis_url})
-        logging.getLogger().setLevel(logging.WARNING)
-        engine = app.extensions["crm.engine"]
+    guard = GuardedRedis(args.redis_url, SENTINEL)
+    redis = guard.redis
+    with bench_app(args.database_url, keep=args.keep, REDIS_URL=args.redis_url) as bench:
+        app, engine = bench.app, bench.engine
         try:
-            with engine.connect() as conn:
-                out["postgresql"] = conn.execute(text("SHOW server_version")).scalar()
+            out["postgresql"] = bench.server_version
             out["redis"] = redis.info("server")["redis_version"]
             print(f"inserting {n} customers in {len(ZONES)} timezones, with EMAIL consent ...", flush=True)
             started = time.perf_counter()
@@ -373,19 +333,17 @@ def measure(args) -> int:
             out["baseline"] = baseline(app, n)
             checks.append(("baseline: every empty job queued", out["baseline"]["queued"] == n,
                            f"{out['baseline']['queued']} jobs"))
-            fresh_redis(redis, intact)
+            guard.fresh()
 
             print(f"campaign to {n} customers, 09:00 local on {local_date} ...", flush=True)
             campaign_id = campaign_run(app, engine, n, local_date, out, checks)
-            intact.append(bool(redis.exists(SENTINEL)))
+            guard.note()
             verify(app, engine, redis, n, local_date, campaign_id, checks)
-            checks.append(("nobody else flushed the Redis database during the run (else use another --redis-url)",
-                           all(intact), args.redis_url))
+            checks.append(guard.check())
         finally:
-            engine.dispose()
             redis.flushdb()
 
-    load_after, total_s = os.getloadavg(), time.perf_counter() - began
+    bench.finish()
     base = out["baseline"]["seconds"]
     total = {key: sum(out[p][key] for p in PHASES)
              for key in ("seconds", "statements", "executions", "commits", "sql_s", "client_cpu_s")}
@@ -393,10 +351,8 @@ def measure(args) -> int:
     out["total"] = total
 
     print()
-    print(f"PostgreSQL {out['postgresql']}, Redis {out['redis']}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}; code {version}")
-    print(f"{n} customers in {len(ZONES)} timezones (inserted in {out['customers_s']:.1f} s); load average "
-          f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {total_s:.0f} s in all")
+    print(f"{bench.describe()}; Redis {out['redis']}")
+    print(f"{n} customers in {len(ZONES)} timezones (inserted in {out['customers_s']:.1f} s); {bench.load()}")
     print()
     print(f"{f'campaign to {n} customers':<46}{'seconds':>8}{'rows/s':>9}{'vs base':>9}{'stmts':>7}{'server':>8}"
           f"{'commits':>8}{'in SQL s':>9}{'cpu s':>7}")
@@ -426,24 +382,9 @@ def measure(args) -> int:
             print(f"  {kind:<44}{k['count']:>8}{k['seconds']:>9.2f}  "
                   f"{k['ms_first_tenth']:.1f} / {k['ms_last_tenth']:.1f} / {k['ms_max']:.1f}")
     print()
-    all_ok = True
-    for name, ok, detail in checks:
-        all_ok &= ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    if args.json:
-        out_dir = ROOT / "bench" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"campaigns-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-        path.write_text(json.dumps({
-            "benchmark": "campaigns", "at": datetime.now(timezone.utc).isoformat(), "code": version,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before,
-                        "load_after": load_after},
-            "params": {"customers": n, "zones": len(ZONES), "date": local_date.isoformat(),
-                       "advance_batch": ADVANCE_BATCH},
-            "results": out, "checks": [{"check": c, "pass": ok_, "detail": d} for c, ok_, d in checks],
-            "pass": all_ok, "seconds": total_s}, indent=2, default=str))
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0 if all_ok else 1
+    return conclude(bench, "campaigns", checks, args.json, results=out,
+                    params={"customers": n, "zones": len(ZONES), "date": local_date.isoformat(),
+                            "advance_batch": ADVANCE_BATCH})
 
 
 if __name__ == "__main__":

@@ -9,14 +9,14 @@ on failure, unless --keep), migrates it, inserts C customers by raw SQL and 40 t
 two default maps, then loads N generated interactions (funnels, emotions and pain points spread over
 two years, in time order) in batches of 1000, each batch twice, alternately:
 
-  record      journeys.interactions.record_interactions (validation, rollups, customer touch, events)
+  record      journeys.interactions.services.record_interactions (validation, rollups, customer touch, events)
   baseline    one multi-row INSERT of the same rows (and one of their pain points) into copies of the
               interaction tables with the same indexes and foreign keys but no rollups and no app logic
 
 At 1/4, 1/2 and all of the load (after VACUUM ANALYZE, as autovacuum would), it times the map
 "purchase" three ways, median of 5 runs after one warm-up:
 
-  rollup      journeys.analytics.journey_map, no period (reads the rollups)
+  rollup      journeys.maps.analytics.journey_map, no period (reads the rollups)
   period      the same for the 90 days up to the newest data (aggregates those interactions)
   baseline    hand-written SQL over every interaction of the map giving the same figures
 
@@ -29,28 +29,20 @@ the rollups disagree with the interactions, the two paths disagree, or the basel
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import platform
 import random
-import signal
 import statistics
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
-DEFAULT_SERVER = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("CRM_BENCH_DATABASE_URL")
-                  or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from common import add_database_arguments, bench_app, conclude, insert_customers  # noqa: E402
+
 BATCH = 1000
 MAP = "purchase"
 PERIOD_DAYS = 90
@@ -93,101 +85,22 @@ PAIN_TAGS = ["slow-site", "out-of-stock", "price", "hidden-fees", "long-wait", "
              "payment-failed", "late-delivery", "damaged", "app-crash", "repeat-contact", "unfriendly", "no-update"]
 
 
-# --- database lifecycle ---------------------------------------------------------------------------
-
-@contextmanager
-def throwaway_database(server_url: str, keep: bool = False):
-    """A fresh PostgreSQL database on ``server_url``; dropped on exit whatever happened, unless ``keep``."""
-    name = f"crm_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    if admin.dialect.name != "postgresql":
-        raise SystemExit("--database-url must name a PostgreSQL server")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        if keep:
-            print(f"kept database {url}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            print(f"dropped database {name}")
-        admin.dispose()
-
-
-@contextmanager
-def private_redis(url: str | None = None):
-    """``url`` when given (it will be flushed), else a redis-server of this run's own on a free port, stopped
-    on exit: a benchmark never flushes a Redis that a test suite or another benchmark is using."""
-    if url:
-        yield url
-        return
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed: install it or pass --redis-url")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with tempfile.TemporaryDirectory(prefix="bench-redis-") as directory:
-        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", directory],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        own = f"redis://127.0.0.1:{port}/0"
-        try:
-            from redis import Redis
-            for _ in range(200):
-                try:
-                    Redis.from_url(own, socket_connect_timeout=0.2).ping()
-                    break
-                except Exception:  # not listening yet
-                    time.sleep(0.05)
-            print(f"started a redis-server of this run's own on port {port}", flush=True)
-            yield own
-        finally:
-            process.terminate()
-            process.wait(10)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def code_version() -> str:
-    import subprocess
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty=+dirty"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 # --- data -----------------------------------------------------------------------------------------
 
 def make_customers(engine, count: int) -> list[uuid.UUID]:
     """Customers by raw SQL: 5 % VIP, 20 % PREFERRED; lifecycle stages mixed."""
     with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO customer (id, email, first_name, last_name, first_name_key, last_name_key, timezone, attributes,
-                                  lifecycle_stage, service_tier, service_tier_pinned, total_spent, order_count,
-                                  created_at, updated_at)
-            SELECT gen_random_uuid(), 'c' || g || '@bench.example', 'Bench', 'C' || g, 'bench', 'c' || g, 'UTC', '{}',
-                   (ARRAY['LEAD','PROSPECT','NEW','DEVELOPING','LOYAL','ADVOCATE','AT_RISK','CHURNED'])[1 + g % 8],
-                   CASE WHEN g % 20 = 0 THEN 'VIP' WHEN g % 5 = 0 THEN 'PREFERRED' ELSE 'STANDARD' END,
-                   false, 0, 0, now() - interval '3 years', now()
-            FROM generate_series(1, :n) AS g"""), {"n": count})
+        insert_customers(
+            conn, count, created_sql="now() - interval '3 years'",
+            stage_sql="(ARRAY['LEAD','PROSPECT','NEW','DEVELOPING','LOYAL','ADVOCATE','AT_RISK','CHURNED'])[1 + g % 8]",
+            tier_sql="CASE WHEN g % 20 = 0 THEN 'VIP' WHEN g % 5 = 0 THEN 'PREFERRED' ELSE 'STANDARD' END")
         return list(conn.execute(text("SELECT id FROM customer ORDER BY email")).scalars())
 
 
 def make_touchpoints(app) -> dict[str, dict]:
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.enums import Channel
-    from journeys.touchpoints import create_touchpoint
+    from journeys.maps.services import create_touchpoint
     rng = random.Random(7)
     out = {}
     with app.app_context():
@@ -269,7 +182,7 @@ def _values_sql(table_name: str, columns: tuple[str, ...], rows: int) -> str:
 
 
 def record_batch(session, batch) -> float:
-    from journeys.interactions import InteractionRow, record_interactions
+    from journeys.interactions.services import InteractionRow, record_interactions
     rows = [InteractionRow(customer_id=c, touchpoint_key=k, occurred_at=at, emotion=e, pain_points=p)
             for c, k, at, e, p in batch]
     started = time.perf_counter()
@@ -331,8 +244,9 @@ def copy_chunk(engine, touchpoints, rows, now) -> float:
 
 
 def rebuild_rollups(app) -> float:
-    from crm.db import get_session, transaction
-    from journeys import rollups
+    from crm.db import transaction
+    from crm.sessions import get_session
+    from journeys.maps import rollups
     with app.app_context():
         session = get_session()
         started = time.perf_counter()
@@ -342,7 +256,7 @@ def rebuild_rollups(app) -> float:
 
 
 def statements_of_one_batch(app, engine, batch) -> list[str]:
-    from crm.db import get_session
+    from crm.sessions import get_session
     seen: list[str] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
@@ -407,8 +321,8 @@ def timed(fn) -> tuple[float, object]:
 
 def measure(app, engine, latest: datetime, loaded: int) -> dict:
     """Times at this point of the load; the period is the 90 days up to ``latest``."""
-    from crm.db import get_session
-    from journeys.analytics import JourneyFilter, journey_map
+    from crm.sessions import get_session
+    from journeys.maps.analytics import JourneyFilter, journey_map
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE interaction, interaction_pain_point, journey_customer_touchpoint, "
                           "journey_customer_pain_point, customer"))
@@ -468,9 +382,9 @@ def baseline_agrees(report, baseline) -> list[str]:
 
 
 def verify(app, engine, loaded: int, last: dict, bulk: bool) -> list[tuple[str, bool, str]]:
-    from crm.db import get_session
-    from journeys import rollups
-    from journeys.analytics import JourneyFilter, journey_map
+    from crm.sessions import get_session
+    from journeys.maps import rollups
+    from journeys.maps.analytics import JourneyFilter, journey_map
     checks = []
     tables = ("interaction",) if bulk else ("interaction", "bench_interaction")
     with engine.connect() as conn:
@@ -498,7 +412,7 @@ def verify(app, engine, loaded: int, last: dict, bulk: bool) -> list[tuple[str, 
 
 def load_recorded(app, engine, rows, touchpoints, now) -> tuple[int, list, dict]:
     """Default mode: each batch through record_interactions and through the baseline INSERT, alternately."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     batches = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)]
     statements = statements_of_one_batch(app, engine, batches[0])
     baseline_batch(engine, touchpoints, batches[0], now)
@@ -546,57 +460,36 @@ def main(argv=None) -> int:
     parser.add_argument("--bulk", action="store_true",
                         help="load by COPY and rollups.rebuild instead of record_interactions (no throughput "
                              "figures): tens of millions of interactions in minutes, to time the journey map")
-    parser.add_argument("--database-url", default=DEFAULT_SERVER,
-                        help="PostgreSQL server to create the throwaway database on "
-                             "(default $BENCH_DATABASE_URL or postgres@127.0.0.1:5432/test)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the database afterwards (for EXPLAIN); drop it by hand")
-    parser.add_argument("--json", action="store_true", help="also write bench/results/journey_map-<date>-<time>.json")
+    add_database_arguments(parser, "journey_map")
     args = parser.parse_args(argv)
     if args.quick:
         args.interactions, args.customers = 100_000, 10_000
     if args.interactions < 8 * BATCH or args.customers < 1:
         parser.error(f"need --interactions >= {8 * BATCH} and --customers >= 1")
-    server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _interrupt)
-    load_before, version, began = os.getloadavg(), code_version(), time.perf_counter()
+    with bench_app(args.database_url, keep=args.keep) as bench:
+        app, engine = bench.app, bench.engine
+        print(f"inserting {args.customers} customers, {sum(len(t) for s in TOUCHPOINTS.values() for _, t in s)} "
+              f"touchpoints ...", flush=True)
+        customers = make_customers(engine, args.customers)
+        touchpoints = make_touchpoints(app)
+        now = datetime.now(timezone.utc)
+        if args.bulk:
+            count = max(2, args.interactions // 200_000)
+            chunks = generate(customers, touchpoints, args.interactions, now, chunks=count)
+            loaded, results, load = load_bulk(app, engine, chunks, count, touchpoints, now)
+        else:
+            make_copy_tables(engine)
+            started = time.perf_counter()
+            rows, _ = next(generate(customers, touchpoints, args.interactions, now))
+            print(f"generated {len(rows)} interactions in {time.perf_counter() - started:.1f} s", flush=True)
+            loaded, results, load = load_recorded(app, engine, rows, touchpoints, now)
+        checks = verify(app, engine, loaded, results[-1], args.bulk)
 
-    with throwaway_database(server, keep=args.keep) as url:
-        from crm import create_app
-        from crm.migrate import upgrade
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": None})
-        logging.getLogger().setLevel(logging.WARNING)
-        engine = app.extensions["crm.engine"]
-        try:
-            with engine.connect() as conn:
-                server_version = conn.execute(text("SHOW server_version")).scalar()
-            print(f"inserting {args.customers} customers, {sum(len(t) for s in TOUCHPOINTS.values() for _, t in s)} "
-                  f"touchpoints ...", flush=True)
-            customers = make_customers(engine, args.customers)
-            touchpoints = make_touchpoints(app)
-            now = datetime.now(timezone.utc)
-            if args.bulk:
-                count = max(2, args.interactions // 200_000)
-                chunks = generate(customers, touchpoints, args.interactions, now, chunks=count)
-                loaded, results, load = load_bulk(app, engine, chunks, count, touchpoints, now)
-            else:
-                make_copy_tables(engine)
-                started = time.perf_counter()
-                rows, _ = next(generate(customers, touchpoints, args.interactions, now))
-                print(f"generated {len(rows)} interactions in {time.perf_counter() - started:.1f} s", flush=True)
-                loaded, results, load = load_recorded(app, engine, rows, touchpoints, now)
-            checks = verify(app, engine, loaded, results[-1], args.bulk)
-        finally:
-            engine.dispose()
-
-    load_after, total_s = os.getloadavg(), time.perf_counter() - began
+    bench.finish()
     print()
-    print(f"PostgreSQL {server_version}, {os.cpu_count()} CPUs, Python {platform.python_version()}; code {version}")
+    print(bench.describe())
     print(f"{args.customers} customers, {loaded} interactions over {SPAN_DAYS} days"
-          f"{' (bulk: COPY + rollups.rebuild)' if args.bulk else f', batches of {BATCH}'}; "
-          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; {total_s:.0f} s in all")
+          f"{' (bulk: COPY + rollups.rebuild)' if args.bulk else f', batches of {BATCH}'}; {bench.load()}")
     print()
     if args.bulk:
         print(f"COPY {load['copy_rows_per_s']:.0f} rows/s; rollups.rebuild "
@@ -623,26 +516,10 @@ def main(argv=None) -> int:
         for sql in load["statements"]:
             print(f"    {sql}")
     print()
-    all_ok = True
-    for name, ok, detail in checks:
-        all_ok &= ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-
-    if args.json:
-        out_dir = ROOT / "bench" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"journey_map-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-        path.write_text(json.dumps({
-            "benchmark": "journey_map", "at": datetime.now(timezone.utc).isoformat(), "code": version,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": server_version,
-                        "load_before": load_before, "load_after": load_after},
-            "params": {"interactions": loaded, "customers": args.customers, "bulk": args.bulk, "batch": BATCH,
-                       "map": MAP, "period_days": PERIOD_DAYS, "runs": RUNS},
-            "load": load, "journey_map": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
-            "checks": [{"check": c, "pass": ok_, "detail": d} for c, ok_, d in checks],
-            "pass": all_ok, "seconds": total_s}, indent=2, default=str))
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0 if all_ok else 1
+    return conclude(bench, "journey_map", checks, args.json, load=load,
+                    params={"interactions": loaded, "customers": args.customers, "bulk": args.bulk, "batch": BATCH,
+                            "map": MAP, "period_days": PERIOD_DAYS, "runs": RUNS},
+                    journey_map=[{k: v for k, v in r.items() if not k.startswith("_")} for r in results])
 
 
 if __name__ == "__main__":

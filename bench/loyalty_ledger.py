@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Loyalty ledger throughput: earn/redeem ops per second, spread over many accounts and on one hot account.
 
-    python bench/loyalty_ledger.py [--ops N] [--threads T] [--accounts A] [--database-url URL] [--json]
+    python bench/loyalty_ledger.py [--ops N] [--threads T] [--accounts A] [--database-url URL] [--keep]
+                                   [--json]
 
 Creates its own PostgreSQL database on the server named by --database-url (dropped at the end,
-even on failure), migrates it, and measures in one run, each with N ops:
+even on failure, unless --keep), migrates it, and measures in one run, each with N ops:
 
   spread           T threads, alternating earn_points/redeem_points over A accounts
   hot              T threads, the same, all on one account
@@ -19,29 +20,22 @@ never as absolute pass/fail thresholds. The run FAILs only if the ledger is wron
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import platform
 import random
-import signal
 import statistics
 import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid,  # noqa: E402
-                        UniqueConstraint, create_engine, event, func, insert, select, text, update)
-from sqlalchemy.engine import make_url  # noqa: E402
+                        UniqueConstraint, event, func, insert, select, update)
 
-DEFAULT_SERVER = os.environ.get("CRM_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from common import add_database_arguments, bench_app, conclude  # noqa: E402
+
 SEED_POINTS = 100        # every account starts with this (one EARN entry); each thread earns before it redeems
 EARN, REDEEM = 10, 10    # each pair of ops leaves the balance where it was
 
@@ -58,26 +52,6 @@ bench_event = Table("bench_event", bench_meta,
                     Column("idempotency_key", String(200), nullable=False),
                     Column("created_at", DateTime(timezone=True), nullable=False),
                     UniqueConstraint("counter_id", "idempotency_key"))
-
-
-# --- database lifecycle -------------------------------------------------------------------------
-
-@contextmanager
-def throwaway_database(server_url: str):
-    """A fresh PostgreSQL database on ``server_url``; dropped on exit whatever happened."""
-    name = f"crm_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    if admin.dialect.name != "postgresql":
-        raise SystemExit("--database-url must name a PostgreSQL server (the row lock is what is measured)")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        print(f"dropped database {name}")
 
 
 # --- running threads ------------------------------------------------------------------------------
@@ -208,7 +182,7 @@ def baseline(engine, name: str, threads: int, per_thread: int, counters: list[in
 
 def ledger(app, name: str, threads: int, per_thread: int, accounts: list[uuid.UUID], tally: dict) -> dict:
     """Alternating earn/redeem; each pair on one account chosen at random (so the balance stays >= seed)."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.services import earn_points, redeem_points
 
     def worker(run: Run, t: int, n: int):
@@ -248,7 +222,7 @@ def ledger(app, name: str, threads: int, per_thread: int, accounts: list[uuid.UU
 
 def make_customers(app, count: int, tag: str) -> list[uuid.UUID]:
     from crm.customers.services import create_customer
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.services import earn_points
     ids = []
     with app.app_context():
@@ -264,7 +238,7 @@ def make_customers(app, count: int, tag: str) -> list[uuid.UUID]:
 
 def count_statements(app, customer_id: uuid.UUID) -> dict:
     """SQL statements (cursor executes) and commits of one earn and one redeem on an existing account."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.services import earn_points, redeem_points
     engine = app.extensions["crm.engine"]
     out = {}
@@ -307,7 +281,7 @@ def count_statements(app, customer_id: uuid.UUID) -> dict:
 def verify(app, tally: dict, hot: dict) -> list[tuple[str, bool, str]]:
     """The ledger is exact after the load. ``tally``: account -> (net points, ops) that succeeded;
     ``hot``: label -> (hot account, ops it was given)."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.models import LedgerEntry, LoyaltyAccount
     from loyalty.queries import balance_differences
     checks = []
@@ -337,20 +311,6 @@ def verify(app, tally: dict, hot: dict) -> list[tuple[str, bool, str]]:
     return checks
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def code_version() -> str:
-    """The commit measured, "+dirty" when the working tree has changes (they are measured too)."""
-    import subprocess
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty=+dirty"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 # --- main -----------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -358,75 +318,57 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", type=int, default=2000, help="ops per scenario (default 2000)")
     parser.add_argument("--threads", type=int, default=4, help="threads of the concurrent scenarios (default 4)")
     parser.add_argument("--accounts", type=int, default=200, help="accounts of the spread scenarios (default 200)")
-    parser.add_argument("--database-url", default=DEFAULT_SERVER,
-                        help="PostgreSQL server to create the throwaway database on "
-                             "(default $CRM_BENCH_DATABASE_URL or postgres@127.0.0.1:5432)")
-    parser.add_argument("--json", action="store_true",
-                        help="also write the results to bench/results/loyalty_ledger-<date>-<time>.json")
+    add_database_arguments(parser, "loyalty_ledger")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.ops < 2 or args.accounts < 1:
         parser.error("need --threads >= 1, --ops >= 2, --accounts >= 1")
-    # SIGTERM (and SIGINT, even where a shell ignores it) unwinds like Ctrl-C, so the database is dropped.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _interrupt)
     t = args.threads
-    load_before, version = os.getloadavg(), code_version()
     per_thread = max(2, args.ops // t // 2 * 2)  # even: every earn has its redeem
     ops = per_thread * t
 
-    with throwaway_database(args.database_url) as url:
-        from crm import create_app
-        from crm.migrate import upgrade
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": None})
-        logging.getLogger().setLevel(logging.WARNING)
-        engine = app.extensions["crm.engine"]
+    with bench_app(args.database_url, keep=args.keep) as bench:
+        app, engine = bench.app, bench.engine
         global LOCK_TIMER
         LOCK_TIMER = LockTimer(engine)
-        try:
-            with engine.connect() as conn:
-                server_version = conn.execute(text("SHOW server_version")).scalar()
-            bench_meta.create_all(engine)
-            with engine.begin() as conn:
-                conn.execute(insert(bench_counter), [{"id": i, "value": SEED_POINTS,
-                                                      "updated_at": datetime.now(timezone.utc)}
-                                                     for i in range(args.accounts + 2)])
-            print(f"creating {args.accounts} spread customers + 2 hot + 1 warm-up, {SEED_POINTS} points each ...",
-                  flush=True)
-            spread_ids = make_customers(app, args.accounts, "spread")
-            hot_id, hot1_id, warm_id = make_customers(app, 3, "single")
+        bench_meta.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(bench_counter), [{"id": i, "value": SEED_POINTS,
+                                                  "updated_at": datetime.now(timezone.utc)}
+                                                 for i in range(args.accounts + 2)])
+        print(f"creating {args.accounts} spread customers + 2 hot + 1 warm-up, {SEED_POINTS} points each ...",
+              flush=True)
+        spread_ids = make_customers(app, args.accounts, "spread")
+        hot_id, hot1_id, warm_id = make_customers(app, 3, "single")
 
-            tally: dict = {}
-            # Warm-up, not measured: compiled-statement caches, pooled connections.
-            ledger(app, "warmup", t, 10, [warm_id], tally)
-            baseline(engine, "warmup-baseline", t, 10, [args.accounts + 1])
+        tally: dict = {}
+        # Warm-up, not measured: compiled-statement caches, pooled connections.
+        ledger(app, "warmup", t, 10, [warm_id], tally)
+        baseline(engine, "warmup-baseline", t, 10, [args.accounts + 1])
 
-            spread_counters, hot_counter = list(range(args.accounts)), [args.accounts]
-            plan = [
-                ("baseline-spread", lambda: baseline(engine, "baseline-spread", t, per_thread, spread_counters)),
-                ("baseline-hot", lambda: baseline(engine, "baseline-hot", t, per_thread, hot_counter)),
-                ("spread", lambda: ledger(app, "spread", t, per_thread, spread_ids, tally)),
-                ("hot", lambda: ledger(app, "hot", t, per_thread, [hot_id], tally)),
-                ("baseline-spread.1t", lambda: baseline(engine, "baseline-spread.1t", 1, ops, spread_counters)),
-                ("baseline-hot.1t", lambda: baseline(engine, "baseline-hot.1t", 1, ops, hot_counter)),
-                ("spread.1t", lambda: ledger(app, "spread.1t", 1, ops, spread_ids, tally)),
-                ("hot.1t", lambda: ledger(app, "hot.1t", 1, ops, [hot1_id], tally)),
-            ]
-            if t == 1:
-                plan = plan[:4]
-            results = []
-            for label, fn in plan:
-                print(f"  {label} ...", flush=True)
-                results.append(fn())
+        spread_counters, hot_counter = list(range(args.accounts)), [args.accounts]
+        plan = [
+            ("baseline-spread", lambda: baseline(engine, "baseline-spread", t, per_thread, spread_counters)),
+            ("baseline-hot", lambda: baseline(engine, "baseline-hot", t, per_thread, hot_counter)),
+            ("spread", lambda: ledger(app, "spread", t, per_thread, spread_ids, tally)),
+            ("hot", lambda: ledger(app, "hot", t, per_thread, [hot_id], tally)),
+            ("baseline-spread.1t", lambda: baseline(engine, "baseline-spread.1t", 1, ops, spread_counters)),
+            ("baseline-hot.1t", lambda: baseline(engine, "baseline-hot.1t", 1, ops, hot_counter)),
+            ("spread.1t", lambda: ledger(app, "spread.1t", 1, ops, spread_ids, tally)),
+            ("hot.1t", lambda: ledger(app, "hot.1t", 1, ops, [hot1_id], tally)),
+        ]
+        if t == 1:
+            plan = plan[:4]
+        results = []
+        for label, fn in plan:
+            print(f"  {label} ...", flush=True)
+            results.append(fn())
 
-            statements = count_statements(app, warm_id)
-            points, count = tally.get(warm_id, (0, 0))
-            tally[warm_id] = (points + EARN - REDEEM, count + 2)
-            checks = verify(app, tally, {"hot": (hot_id, ops), "hot.1t": (hot1_id, ops if t > 1 else 0)})
-        finally:
-            engine.dispose()
+        statements = count_statements(app, warm_id)
+        points, count = tally.get(warm_id, (0, 0))
+        tally[warm_id] = (points + EARN - REDEEM, count + 2)
+        checks = verify(app, tally, {"hot": (hot_id, ops), "hot.1t": (hot1_id, ops if t > 1 else 0)})
 
-    load_after = os.getloadavg()
+    bench.finish()
     by = {r["scenario"]: r for r in results}
     for r in results:
         if not r["scenario"].startswith("baseline"):
@@ -446,10 +388,9 @@ def main(argv=None) -> int:
     }
 
     print()
-    print(f"PostgreSQL {server_version}, {os.cpu_count()} CPUs, Python {platform.python_version()}; {t} threads, "
-          f"{ops} ops per scenario, {args.accounts} spread accounts, earn {EARN} / redeem {REDEEM} alternating")
-    print(f"code {version}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min; other work on the machine "
-          f"skews the ratios)")
+    print(f"{bench.describe()}; {t} threads, {ops} ops per scenario, {args.accounts} spread accounts, "
+          f"earn {EARN} / redeem {REDEEM} alternating")
+    print(f"{bench.load()} (1 min; other work on the machine skews the ratios)")
     head = (f"{'scenario':<19}{'thr':>4}{'ops':>6}{'err':>4}{'seconds':>8}{'ops/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
             f"{'lock ms':>8}{'client cpu':>11}{'2nd/1st half':>13}  {'cost vs baseline (same shape)'}")
     print(head)
@@ -477,32 +418,15 @@ def main(argv=None) -> int:
             print(f"    {sql[:100]}")
     print("one baseline op: 2 SQL statements + 1 COMMIT (+ 1 pool pre-ping)")
     print()
-    all_ok = True
     failed_ops = sum(r["errors"] for r in results)
     checks.append(("no op raised", failed_ops == 0,
                    f"{failed_ops} error(s)" + (f", first: {next(e for r in results for e in r['first_errors'])}"
                                                if failed_ops else "")))
-    for name, ok, detail in checks:
-        all_ok &= ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-
-    if args.json:
-        out_dir = ROOT / "bench" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"loyalty_ledger-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-        path.write_text(json.dumps({
-            "benchmark": "loyalty_ledger", "at": datetime.now(timezone.utc).isoformat(),
-            "code": version, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": server_version,
-                        "load_before": load_before, "load_after": load_after},
-            "params": {"ops": ops, "threads": t, "accounts": args.accounts, "earn": EARN, "redeem": REDEEM,
-                       "seed": SEED_POINTS},
-            "results": results, "ratios": ratios,
-            "statements": {k: {key: v[key] for key in ("statements", "commits", "pings", "sql")}
-                           for k, v in statements.items()},
-            "checks": [{"check": c, "pass": ok_, "detail": d} for c, ok_, d in checks],
-            "pass": all_ok}, indent=2, default=str))
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0 if all_ok else 1
+    return conclude(bench, "loyalty_ledger", checks, args.json, results=results, ratios=ratios,
+                    params={"ops": ops, "threads": t, "accounts": args.accounts, "earn": EARN, "redeem": REDEEM,
+                            "seed": SEED_POINTS},
+                    statements={k: {key: v[key] for key in ("statements", "commits", "pings", "sql")}
+                                for k, v in statements.items()})
 
 
 if __name__ == "__main__":

@@ -26,31 +26,23 @@ someone else flushed the Redis database meanwhile (the test suite picks db 1 + p
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
-import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from redis import Redis  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
-from journey_map import DEFAULT_SERVER, _interrupt, code_version, private_redis, throwaway_database  # noqa: E402
+from common import (BENCH, ROOT, GuardedRedis, add_database_arguments, bench_app, conclude,  # noqa: E402
+                    insert_customers, private_redis)
 
-DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL")  # None: a redis-server of the run's own
 NOOP = "messages.noop"  # this file, as the workers import it (bench/ is on their PYTHONPATH)
 CUSTOMERS = 1000
 BATCH = 1000
@@ -66,13 +58,7 @@ def noop(*args):
 
 def make_customers(engine, count: int) -> list[str]:
     with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO customer (id, email, first_name, last_name, first_name_key, last_name_key, timezone, attributes,
-                                  lifecycle_stage, service_tier, service_tier_pinned, total_spent, order_count,
-                                  created_at, updated_at)
-            SELECT gen_random_uuid(), 'c' || g || '@bench.example', 'Bench', 'C' || g, 'bench', 'c' || g, 'UTC', '{}',
-                   'NEW', 'STANDARD', false, 0, 0, now() - interval '1 year', now()
-            FROM generate_series(1, :n) AS g"""), {"n": count})
+        insert_customers(conn, count)
         return [str(i) for i in conn.execute(text("SELECT id FROM customer ORDER BY email")).scalars()]
 
 
@@ -93,7 +79,8 @@ def insert_messages(engine, table: str, customers: list[str], first: int, count:
 
 def write_with_create_message(app, customers: list[str], count: int, due: datetime, now: datetime) -> float:
     """The fan-out's messages through crm.messages.services.create_message, 1000 per transaction."""
-    from crm.db import get_session, transaction
+    from crm.db import transaction
+    from crm.sessions import get_session
     from crm.enums import Channel
     from crm.messages.models import MessagePurpose
     from crm.messages.services import create_message
@@ -135,13 +122,6 @@ def run_workers(env: dict, logdir: Path, tag: str) -> tuple[float, list[int]]:
     return seconds, codes
 
 
-def fresh_redis(redis, intact: list) -> None:
-    """Flush the Redis database; ``intact`` records whether our sentinel survived since the last flush."""
-    intact.append(bool(redis.exists(SENTINEL)))
-    redis.flushdb()
-    redis.set(SENTINEL, "1")
-
-
 def queue_state(app) -> dict:
     from crm.queue import get_queue
     queue = get_queue("messages", app)
@@ -159,7 +139,8 @@ def drain(app, env, logdir, tag: str, items: int, checks: list) -> dict:
 
 
 def send(app, engine, env, logdir, customers, n: int, checks: list) -> dict:
-    from crm.db import get_session, utcnow
+    from crm.db import utcnow
+    from crm.sessions import get_session
     from crm.messages.delivery import dispatch_due
     now = utcnow()
     insert_messages(engine, "message", customers, 0, n, "send:", now - timedelta(seconds=1), now)
@@ -184,8 +165,9 @@ def send(app, engine, env, logdir, customers, n: int, checks: list) -> dict:
     return result
 
 
-def fan_out(app, engine, redis, intact, customers, f: int, checks: list) -> dict:
-    from crm.db import get_session, utcnow
+def fan_out(app, engine, guard, customers, f: int, checks: list) -> dict:
+    from crm.db import utcnow
+    from crm.sessions import get_session
     from crm.messages.delivery import dispatch_due
     from crm.queue import enqueue_many
     out: dict = {"messages": f}
@@ -210,7 +192,7 @@ def fan_out(app, engine, redis, intact, customers, f: int, checks: list) -> dict
         out["enqueue_many_s"] = time.perf_counter() - started
     baseline_jobs = queue_state(app)["queued"]
     checks.append(("fan-out baseline: every empty job queued", baseline_jobs == f, f"{baseline_jobs} jobs"))
-    fresh_redis(redis, intact)
+    guard.fresh()
 
     print(f"  dispatch_due of {f} due messages ...", flush=True)
     sql: dict = {"SELECT": [], "UPDATE": []}
@@ -254,12 +236,7 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=5000, help="jobs / messages in rq-empty and send (default 5000)")
     parser.add_argument("--fanout", type=int, default=100_000, help="messages in fan-out (default 100000)")
     parser.add_argument("--quick", action="store_true", help="500 jobs, fan-out of 5000")
-    parser.add_argument("--database-url", default=DEFAULT_SERVER,
-                        help="PostgreSQL server to create the throwaway database on")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS,
-                        help="a Redis database to use, FLUSHED before and after (default: a redis-server of the run's own)")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--json", action="store_true", help="also write bench/results/messages-<date>-<time>.json")
+    add_database_arguments(parser, "messages", redis=True)
     args = parser.parse_args(argv)
     if args.quick:
         args.jobs, args.fanout = 500, 5000
@@ -270,31 +247,18 @@ def main(argv=None) -> int:
 
 
 def measure(args) -> int:
-    server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _interrupt)
-    load_before, version, began = os.getloadavg(), code_version(), time.perf_counter()
     checks: list[tuple[str, bool, str]] = []
     out: dict = {}
-    intact: list[bool] = []
-    redis = Redis.from_url(args.redis_url)
-    print(f"flushing {args.redis_url} ({redis.dbsize()} keys)", flush=True)
-    redis.flushdb()
-    redis.set(SENTINEL, "1")
-    with throwaway_database(server, keep=args.keep) as url, tempfile.TemporaryDirectory(prefix="bench-msg-") as tmp:
-        from crm import create_app
-        from crm.migrate import upgrade
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": args.redis_url, "MESSAGES_FREQUENCY_CAP": 1_000_000})
-        logging.getLogger().setLevel(logging.WARNING)
-        engine = app.extensions["crm.engine"]
-        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_REDIS_URL": args.redis_url,
+    guard = GuardedRedis(args.redis_url, SENTINEL)
+    with bench_app(args.database_url, keep=args.keep, REDIS_URL=args.redis_url,
+                   MESSAGES_FREQUENCY_CAP=1_000_000) as bench, tempfile.TemporaryDirectory(prefix="bench-msg-") as tmp:
+        app, engine = bench.app, bench.engine
+        env = {**os.environ, "CRM_DATABASE_URL": bench.url, "CRM_REDIS_URL": args.redis_url,
                "CRM_MESSAGES_FREQUENCY_CAP": "1000000", "CRM_INSTANCE_PATH": tmp,
                "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT), os.environ.get("PYTHONPATH", "")])}
         try:
-            with engine.connect() as conn:
-                out["postgresql"] = conn.execute(text("SHOW server_version")).scalar()
-            out["redis"] = redis.info("server")["redis_version"]
+            out["postgresql"] = bench.server_version
+            out["redis"] = guard.redis.info("server")["redis_version"]
             customers = make_customers(engine, CUSTOMERS)
             logdir = Path(tmp)
 
@@ -307,25 +271,20 @@ def measure(args) -> int:
             out["rq-empty"] = drain(app, env, logdir, "rq-empty", args.jobs, checks)
             print(f"send: {args.jobs} messages ...", flush=True)
             out["send"] = send(app, engine, env, logdir, customers, args.jobs, checks)
-            fresh_redis(redis, intact)
+            guard.fresh()
             print(f"fan-out: {args.fanout} messages ...", flush=True)
-            out["fan-out"] = fan_out(app, engine, redis, intact, customers, args.fanout, checks)
-            intact.append(bool(redis.exists(SENTINEL)))
-            checks.append(("nobody else flushed the Redis database during the run (else use another --redis-url)",
-                           all(intact), args.redis_url))
+            out["fan-out"] = fan_out(app, engine, guard, customers, args.fanout, checks)
+            checks.append(guard.check())
         finally:
-            engine.dispose()
-            redis.flushdb()
+            guard.redis.flushdb()
 
-    load_after, total_s = os.getloadavg(), time.perf_counter() - began
+    bench.finish()
     base, idle = out["rq-empty"], out["idle_s"]
     for r in (out["rq-empty"], out["send"]):
         r["net_per_s"] = r["items"] / max(1e-9, r["seconds"] - idle)
     print()
-    print(f"PostgreSQL {out['postgresql']}, Redis {out['redis']}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}; code {version}")
-    print(f"{CUSTOMERS} customers, {WORKERS} worker processes; load average {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after; {total_s:.0f} s in all")
+    print(f"{bench.describe()}; Redis {out['redis']}")
+    print(f"{CUSTOMERS} customers, {WORKERS} worker processes; {bench.load()}")
     print()
     print(f"{WORKERS} `crm worker --queues messages --burst`; start-up and exit on an empty queue: {idle:.2f} s")
     print(f"{'scenario':<10}{'items':>7}{'seconds':>9}{'per s':>9}{'net per s':>11}  cost vs rq-empty (net)")
@@ -352,23 +311,8 @@ def measure(args) -> int:
     print(f"dispatch SELECT per batch: {fo['select_ms_first_tenth']:.1f} ms over the first tenth of the batches, "
           f"{fo['select_ms_last_tenth']:.1f} ms over the last")
     print()
-    all_ok = True
-    for name, ok, detail in checks:
-        all_ok &= ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    if args.json:
-        out_dir = ROOT / "bench" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"messages-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-        path.write_text(json.dumps({
-            "benchmark": "messages", "at": datetime.now(timezone.utc).isoformat(), "code": version,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before,
-                        "load_after": load_after},
-            "params": {"jobs": args.jobs, "fanout": args.fanout, "customers": CUSTOMERS, "workers": WORKERS},
-            "results": out, "checks": [{"check": c, "pass": ok_, "detail": d} for c, ok_, d in checks],
-            "pass": all_ok, "seconds": total_s}, indent=2, default=str))
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0 if all_ok else 1
+    return conclude(bench, "messages", checks, args.json, results=out,
+                    params={"jobs": args.jobs, "fanout": args.fanout, "customers": CUSTOMERS, "workers": WORKERS})
 
 
 if __name__ == "__main__":

@@ -23,26 +23,19 @@ The run FAILs if the stored members differ from the baseline's selection.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import platform
 import random
-import signal
 import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from journey_map import DEFAULT_SERVER, _interrupt, code_version, throwaway_database  # noqa: E402
+from common import add_database_arguments, bench_app, conclude  # noqa: E402
 
 RUNS = 5
 RULE = {"all": [
@@ -117,126 +110,110 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000, help="customers (default 1000000)")
     parser.add_argument("--quick", action="store_true", help="50000 customers")
-    parser.add_argument("--database-url", default=DEFAULT_SERVER,
-                        help="PostgreSQL server to create the throwaway database on")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--json", action="store_true", help="also write bench/results/segments-<date>-<time>.json")
+    add_database_arguments(parser, "segments")
     args = parser.parse_args(argv)
     if args.quick:
         args.customers = 50_000
-    server = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _interrupt)
-    load_before, version, began = os.getloadavg(), code_version(), time.perf_counter()
     out: dict = {}
 
-    with throwaway_database(server, keep=args.keep) as url:
-        from crm import create_app
+    with bench_app(args.database_url, keep=args.keep) as bench:
         from crm.customers.models import Customer
-        from crm.db import get_session, utcnow
-        from crm.migrate import upgrade
+        from crm.db import utcnow
         from crm.segments import services
-        from crm.segments.models import SegmentKind, SegmentMembership
         from crm.segments.membership import matching_customers
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": None})
-        logging.getLogger().setLevel(logging.WARNING)
-        engine = app.extensions["crm.engine"]
-        try:
-            with engine.connect() as conn:
-                out["postgresql"] = conn.execute(text("SHOW server_version")).scalar()
-            print(f"loading {args.customers} customers ...", flush=True)
-            out["data"] = load(engine, args.customers)
-            print(f"  {out['data']['orders']} orders; loaded in {out['data']['load_s']:.0f} s", flush=True)
-            with app.app_context():
-                session = get_session()
-                now = utcnow()
-                params = {"now": now, "year_ago": now - timedelta(days=365), "half_year_ago": now - timedelta(days=180)}
+        from crm.segments.models import SegmentKind, SegmentMembership
+        from crm.sessions import get_session
+        app, engine = bench.app, bench.engine
+        out["postgresql"] = bench.server_version
+        print(f"loading {args.customers} customers ...", flush=True)
+        out["data"] = load(engine, args.customers)
+        print(f"  {out['data']['orders']} orders; loaded in {out['data']['load_s']:.0f} s", flush=True)
+        with app.app_context():
+            session = get_session()
+            now = utcnow()
+            params = {"now": now, "year_ago": now - timedelta(days=365), "half_year_ago": now - timedelta(days=180)}
 
-                def baseline():
-                    with engine.connect() as conn:
-                        return set(conn.execute(text(BASELINE), params).scalars())
+            def baseline():
+                with engine.connect() as conn:
+                    return set(conn.execute(text(BASELINE), params).scalars())
 
-                def selection():
-                    query = matching_customers(RULE, now=now).with_only_columns(Customer.id)
-                    ids = set(session.scalars(query))
-                    session.rollback()
-                    return ids
+            def selection():
+                query = matching_customers(RULE, now=now).with_only_columns(Customer.id)
+                ids = set(session.scalars(query))
+                session.rollback()
+                return ids
 
-                out["baseline_s"], out["baseline_runs"], expected = median_of(baseline)
-                print(f"  baseline   {out['baseline_s']:.3f} s ({len(expected)} customers)", flush=True)
-                out["selection_s"], out["selection_runs"], selected = median_of(selection)
-                print(f"  selection  {out['selection_s']:.3f} s", flush=True)
+            out["baseline_s"], out["baseline_runs"], expected = median_of(baseline)
+            print(f"  baseline   {out['baseline_s']:.3f} s ({len(expected)} customers)", flush=True)
+            out["selection_s"], out["selection_runs"], selected = median_of(selection)
+            print(f"  selection  {out['selection_s']:.3f} s", flush=True)
 
+            started = time.perf_counter()
+            segment = services.create_segment(session, name="Bench", kind=SegmentKind.DYNAMIC, rule=RULE,
+                                              actor="bench")
+            out["create_s"] = time.perf_counter() - started
+            out["members"] = segment.member_count
+            print(f"  create     {out['create_s']:.3f} s ({segment.member_count} members written)", flush=True)
+
+            def refresh():
+                return services.refresh_segment(session, segment_id=segment.id, actor="bench").member_count
+
+            out["refresh_steady_s"], out["refresh_steady_runs"], _ = median_of(refresh)
+            print(f"  refresh    {out['refresh_steady_s']:.3f} s (nothing to change)", flush=True)
+
+            flips = []
+            for _ in range(RUNS):
+                with engine.begin() as conn:
+                    conn.execute(text("""UPDATE consent SET granted = NOT granted WHERE channel = 'EMAIL'
+                                         AND customer_id IN (SELECT id FROM customer ORDER BY random() LIMIT :n)"""),
+                                 {"n": max(1, args.customers // 100)})
+                before = session.get(type(segment), segment.id).member_count
                 started = time.perf_counter()
-                segment = services.create_segment(session, name="Bench", kind=SegmentKind.DYNAMIC, rule=RULE,
-                                                  actor="bench")
-                out["create_s"] = time.perf_counter() - started
-                out["members"] = segment.member_count
-                print(f"  create     {out['create_s']:.3f} s ({segment.member_count} members written)", flush=True)
+                after = refresh()
+                flips.append((time.perf_counter() - started, abs(after - before)))
+            out["refresh_changed_s"] = statistics.median(t for t, _ in flips)
+            out["refresh_changed_runs"] = flips
+            print(f"  refresh    {out['refresh_changed_s']:.3f} s after 1 % changed consent", flush=True)
 
-                def refresh():
-                    return services.refresh_segment(session, segment_id=segment.id, actor="bench").member_count
+            stored = set(session.scalars(select(SegmentMembership.customer_id).where(
+                SegmentMembership.segment_id == segment.id)))
+            session.rollback()
+            expected = baseline()
+            out["check_members_equal_baseline"] = stored == expected
+            out["check_selection_equal_baseline"] = selection() == expected
 
-                out["refresh_steady_s"], out["refresh_steady_runs"], _ = median_of(refresh)
-                print(f"  refresh    {out['refresh_steady_s']:.3f} s (nothing to change)", flush=True)
+            rng = random.Random(7)
+            sample = [uuid.UUID(str(i)) for i in rng.sample(
+                list(session.scalars(select(Customer.id).limit(100_000))), 200)]
+            session.rollback()
 
-                flips = []
-                for _ in range(RUNS):
-                    with engine.begin() as conn:
-                        conn.execute(text("""UPDATE consent SET granted = NOT granted WHERE channel = 'EMAIL'
-                                             AND customer_id IN (SELECT id FROM customer ORDER BY random() LIMIT :n)"""),
-                                     {"n": max(1, args.customers // 100)})
-                    before = session.get(type(segment), segment.id).member_count
+            def per_customer():
+                times = []
+                for customer_id in sample:
                     started = time.perf_counter()
-                    after = refresh()
-                    flips.append((time.perf_counter() - started, abs(after - before)))
-                out["refresh_changed_s"] = statistics.median(t for t, _ in flips)
-                out["refresh_changed_runs"] = flips
-                print(f"  refresh    {out['refresh_changed_s']:.3f} s after 1 % changed consent", flush=True)
+                    services.reevaluate_customer(session, customer_id=customer_id, reason="bench",
+                                                 config=app.config)
+                    times.append(time.perf_counter() - started)
+                times.sort()
+                return {"median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * times[int(0.95 * len(times))]}
 
-                stored = set(session.scalars(select(SegmentMembership.customer_id).where(
-                    SegmentMembership.segment_id == segment.id)))
-                session.rollback()
-                expected = baseline()
-                out["check_members_equal_baseline"] = stored == expected
-                out["check_selection_equal_baseline"] = selection() == expected
+            per_customer()  # warm-up (and first scores)
+            out["reevaluate_1_segment"] = per_customer()
+            for i in range(9):
+                services.create_segment(session, name=f"Bench {i}", kind=SegmentKind.DYNAMIC, actor="bench",
+                                        rule={"all": [{"field": "country", "op": "eq", "value": "DE"},
+                                                      {"field": "orders.count", "op": "gte", "value": i % 5}]})
+            per_customer()
+            out["reevaluate_10_segments"] = per_customer()
+            print(f"  reevaluate one customer: {out['reevaluate_1_segment']} (1 segment), "
+                  f"{out['reevaluate_10_segments']} (10 segments)", flush=True)
 
-                rng = random.Random(7)
-                sample = [uuid.UUID(str(i)) for i in rng.sample(
-                    list(session.scalars(select(Customer.id).limit(100_000))), 200)]
-                session.rollback()
-
-                def per_customer():
-                    times = []
-                    for customer_id in sample:
-                        started = time.perf_counter()
-                        services.reevaluate_customer(session, customer_id=customer_id, reason="bench",
-                                                     config=app.config)
-                        times.append(time.perf_counter() - started)
-                    times.sort()
-                    return {"median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * times[int(0.95 * len(times))]}
-
-                per_customer()  # warm-up (and first scores)
-                out["reevaluate_1_segment"] = per_customer()
-                for i in range(9):
-                    services.create_segment(session, name=f"Bench {i}", kind=SegmentKind.DYNAMIC, actor="bench",
-                                            rule={"all": [{"field": "country", "op": "eq", "value": "DE"},
-                                                          {"field": "orders.count", "op": "gte", "value": i % 5}]})
-                per_customer()
-                out["reevaluate_10_segments"] = per_customer()
-                print(f"  reevaluate one customer: {out['reevaluate_1_segment']} (1 segment), "
-                      f"{out['reevaluate_10_segments']} (10 segments)", flush=True)
-        finally:
-            engine.dispose()
-
-    load_after, total_s = os.getloadavg(), time.perf_counter() - began
+    bench.finish()
     ratio_steady = out["refresh_steady_s"] / out["baseline_s"]
     ratio_changed = out["refresh_changed_s"] / out["baseline_s"]
     print()
-    print(f"PostgreSQL {out['postgresql']}, {os.cpu_count()} CPUs, Python {platform.python_version()}; code {version}")
-    print(f"{args.customers} customers, {out['data']['orders']} orders; load average {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after; {total_s:.0f} s in all")
+    print(bench.describe())
+    print(f"{args.customers} customers, {out['data']['orders']} orders; {bench.load()}")
     print()
     print(f"median of {RUNS}                         seconds   vs baseline")
     print(f"baseline (hand-written SQL)        {out['baseline_s']:>8.3f}")
@@ -252,19 +229,7 @@ def main(argv=None) -> int:
     checks = [("stored members == baseline selection", out["check_members_equal_baseline"]),
               ("compiled selection == baseline selection", out["check_selection_equal_baseline"])]
     print()
-    for name, ok in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {name}")
-    all_ok = all(ok for _, ok in checks)
-    if args.json:
-        out_dir = ROOT / "bench" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"segments-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-        path.write_text(json.dumps({"benchmark": "segments", "at": datetime.now(timezone.utc).isoformat(),
-                                    "code": version, "customers": args.customers, "cpus": os.cpu_count(),
-                                    "load_before": load_before, "load_after": load_after, "results": out,
-                                    "pass": all_ok, "seconds": total_s}, indent=2, default=str))
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0 if all_ok else 1
+    return conclude(bench, "segments", checks, args.json, customers=args.customers, results=out)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ def create_app(config: dict | None = None) -> Flask:
     clock.set_shift(float(app.config["CLOCK_SHIFT"]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from crm import db, queue
-    db.init_app(app)
+    from crm import queue, sessions
+    sessions.init_app(app)
     queue.init_app(app)
     # Relay the outbox right after every commit that wrote to it. Not to the embedded stand-in:
     # only the process running the in-process worker relays there, when the work is due.
@@ -30,9 +30,11 @@ def create_app(config: dict | None = None) -> Flask:
     import journeys
     import loyalty
     from crm import messages, segments
+    from journeys import campaigns
     segments.init_app(app)
     messages.init_app(app)
     journeys.init_app(app)
+    campaigns.init_app(app)
     loyalty.init_app(app)
 
     from crm.api.schema import build_schema

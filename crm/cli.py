@@ -125,7 +125,7 @@ def staff_group():
 def staff_create(name, email, role):
     """Create a staff user."""
     from crm.auth.services import create_staff
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.errors import DomainError
     try:
         staff = create_staff(get_session(), name=name, email=email, role=Role(role.upper()))
@@ -149,7 +149,7 @@ def tokens_create(role, staff_email, customer, label):
     """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
     from crm.api.ids import parse_id
     from crm.auth.services import create_token
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.errors import DomainError
     try:
         customer_id = parse_id(customer, "Customer", "customer") if customer else None
@@ -169,7 +169,7 @@ def tokens_revoke(token_id):
     import uuid as uuid_lib
 
     from crm.auth.services import revoke_token
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.errors import DomainError
     try:
         row = revoke_token(get_session(), token_id=uuid_lib.UUID(token_id.strip()))
@@ -190,7 +190,7 @@ def customers_group():
 def refresh_rfm():
     """Recompute RFM scores of the whole customer base now."""
     from crm.customers.rfm import refresh_all
-    from crm.db import get_session
+    from crm.sessions import get_session
     click.echo(f"RFM scores refreshed for {refresh_all(get_session())} customers")
 
 

@@ -1,4 +1,5 @@
-"""Database plumbing: declarative base, portable column types, session per app context."""
+"""SQL plumbing without the app: declarative base, portable column types, ids, the clock, transactions and
+locks. The session per app context (Flask glue) is ``crm.sessions``."""
 from __future__ import annotations
 
 import uuid
@@ -6,10 +7,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from flask import current_app, g
 from sqlalchemy import JSON, BigInteger, DateTime, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from crm import clock
@@ -132,30 +132,6 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def init_app(app) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["crm.engine"] = engine
-    app.extensions["crm.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
-    app.teardown_appcontext(_close_session)
-
-
-def get_engine() -> Engine:
-    return current_app.extensions["crm.engine"]
-
-
-def get_session() -> Session:
-    """The session of the current app context (one per request, job or command)."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["crm.sessionmaker"]()
-    return g.db_session
-
-
-def _close_session(_exc) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
 
 
 @contextmanager

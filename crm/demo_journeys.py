@@ -26,11 +26,13 @@ from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer, Order
 from crm.enums import Channel, LifecycleStage
-from journeys import cases
-from journeys.interactions import InteractionRow, record_interactions
-from journeys.models import Case, CaseKind, CaseStatus, Interaction, SurveyKind, SurveyResponse, Touchpoint
-from journeys.surveys import submit_response
-from journeys.touchpoints import create_touchpoint
+from journeys.service import cases
+from journeys.interactions.services import InteractionRow, record_interactions
+from journeys.interactions.models import Interaction
+from journeys.maps.models import Touchpoint
+from journeys.service.models import Case, CaseKind, CaseStatus, SurveyKind, SurveyResponse
+from journeys.service.surveys import submit_response
+from journeys.maps.services import create_touchpoint
 
 C = Channel
 # (key, name, channel, map, stage): every channel, every stage of both default maps.

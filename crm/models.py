@@ -21,18 +21,14 @@ from crm.segments.models import (  # noqa: F401
     SegmentMembershipChange,
     ServiceTierRule,
 )
-from journeys.models import (  # noqa: F401
-    Case,
-    CaseEvent,
+from journeys.interactions.models import Interaction, InteractionPainPoint  # noqa: F401
+from journeys.maps.models import (  # noqa: F401
     CustomerPainPointRollup,
     CustomerTouchpointRollup,
-    Interaction,
-    InteractionPainPoint,
     JourneyMap,
-    SlaPolicy,
-    SurveyResponse,
     Touchpoint,
 )
+from journeys.service.models import Case, CaseEvent, SlaPolicy, SurveyResponse  # noqa: F401
 from loyalty.models import (  # noqa: F401
     EarningRule,
     LedgerEntry,

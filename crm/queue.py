@@ -138,7 +138,7 @@ def periodic_job(name: str) -> tuple[str, str, str]:
 
 def run_periodic(name: str):
     """Run one periodic job here and now, recording its start, end and outcome (`crm periodic list`)."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.messages.periodic import record_finish, record_start
     func = _import(periodic_job(name)[1])
     record_start(name)
@@ -181,7 +181,7 @@ def run_round_jobs(app: Flask) -> list[str]:
 
 def _roll_back() -> None:
     """End a failed round job's transaction, so that the next job's session (the app context's) starts clean."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     if not has_app_context():
         return
     try:

@@ -1,8 +1,14 @@
-"""Journeys: touchpoint maps, the service process and the voice of the customer."""
+"""Journeys: touchpoint maps, the service process and the voice of the customer.
+
+maps: journey maps, touchpoints, their rollups and reports; interactions: recording and importing what
+customers did; service: cases, SLA, alerts, metrics, surveys and care; campaigns: lifecycle campaigns
+(initialised from crm/__init__.py, like the other domains). merge.py and cli.py span the subpackages.
+"""
 
 
 def init_app(app) -> None:
-    """Plug journeys into the customer core: settings, merge hook, the SLA sweep, CLI and report routes."""
+    """Plug journeys into the customer core: settings, merge hook, segment fields, the SLA sweep, CLI and
+    report routes."""
     from crm.customers.merge import MERGE_HOOKS
     from crm.customers.scores import NEGATIVE_SIGNAL_PROVIDERS
     from crm.queue import PERIODIC_JOBS
@@ -13,27 +19,30 @@ def init_app(app) -> None:
         app.config.setdefault(key, value)
     if move_journeys not in MERGE_HOOKS:
         MERGE_HOOKS.append(move_journeys)
-    from journeys.signals import negative_signals
+    from journeys.service.signals import negative_signals
     if negative_signals not in NEGATIVE_SIGNAL_PROVIDERS:
         NEGATIVE_SIGNAL_PROVIDERS.append(negative_signals)
-    sweep = ("journeys-sla-sweep", "journeys.jobs.sweep_sla", "JOURNEYS_SLA_SWEEP_INTERVAL")
+    from crm.segments.fields import register_field_provider
+    from journeys.interactions.segment_fields import interaction_fields
+    from journeys.service.segment_fields import service_fields
+    register_field_provider("journeys.interactions", interaction_fields)
+    register_field_provider("journeys.service", service_fields)
+    sweep = ("journeys-sla-sweep", "journeys.service.jobs.sweep_sla", "JOURNEYS_SLA_SWEEP_INTERVAL")
     if sweep not in PERIODIC_JOBS:
         PERIODIC_JOBS.append(sweep)
     from crm import events
     from crm.messages.delivery import SEND_GUARDS
-    from journeys import care
-    for topic, job in (("case.resolved", "journeys.care.on_case_resolved"),
-                       ("survey.detractor", "journeys.care.on_detractor"),
-                       ("case.sla_at_risk", "journeys.care.on_sla_alert"),
-                       ("case.sla_breached", "journeys.care.on_sla_alert")):
+    from journeys.service import care
+    for topic, job in (("case.resolved", "journeys.service.care.on_case_resolved"),
+                       ("survey.detractor", "journeys.service.care.on_detractor"),
+                       ("case.sla_at_risk", "journeys.service.care.on_sla_alert"),
+                       ("case.sla_breached", "journeys.service.care.on_sla_alert")):
         events.subscribe(topic, job, queue="messages")
-    events.subscribe("message.sent", "journeys.care.on_message_sent", queue="messages",
+    events.subscribe("message.sent", "journeys.service.care.on_message_sent", queue="messages",
                      match={"trigger": care.FOLLOW_UP_TRIGGER})
     SEND_GUARDS[care.FOLLOW_UP_TRIGGER] = care.follow_up_still_due
-    from journeys import campaigns
-    campaigns.init_app(app)
     from journeys.cli import import_group, journeys_group
-    from journeys.reports import blueprint
+    from journeys.maps.reports import blueprint
 
     if "journey_reports" not in app.blueprints:
         app.register_blueprint(blueprint)

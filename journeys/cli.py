@@ -1,4 +1,4 @@
-"""`crm import interactions FILE`: the command line over journeys.importer."""
+"""`crm import interactions FILE`: the command line over journeys.interactions.importer."""
 from __future__ import annotations
 
 import sys
@@ -24,8 +24,8 @@ def import_interactions(file: Path):
     Rows with an externalId are recorded once: importing the same file again skips them as duplicates.
     Exit code 0 when every row was recorded or skipped, 1 when any row was rejected.
     """
-    from crm.db import get_session
-    from journeys import importer
+    from crm.sessions import get_session
+    from journeys.interactions import importer
 
     try:
         importer.file_format(file)
@@ -67,8 +67,8 @@ def journeys_group():
 @with_appcontext
 def verify_rollups():
     """Prove the journey map rollups agree with the interactions (exit 1 when they do not)."""
-    from crm.db import get_session
-    from journeys import rollups
+    from crm.sessions import get_session
+    from journeys.maps import rollups
 
     wrong = rollups.differences(get_session())
     click.echo(f"{wrong} rollup cells differ from the interactions" if wrong else "rollups agree with interactions")
@@ -79,8 +79,9 @@ def verify_rollups():
 @with_appcontext
 def rebuild_rollups():
     """Recompute every journey map rollup from the interactions, in one transaction."""
-    from crm.db import get_session, transaction
-    from journeys import rollups
+    from crm.db import transaction
+    from crm.sessions import get_session
+    from journeys.maps import rollups
 
     session = get_session()
     with transaction(session):

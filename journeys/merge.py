@@ -5,9 +5,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
-from journeys import rollups
-from journeys.models import Case, Interaction, SurveyKind, SurveyResponse
-from journeys.surveys import refresh_survey_metrics
+from journeys.maps import rollups
+from journeys.interactions.models import Interaction
+from journeys.service.models import Case, SurveyKind, SurveyResponse
+from journeys.service.surveys import refresh_survey_metrics
 
 
 def move_journeys(session: Session, primary: Customer, duplicate: Customer) -> None:

@@ -17,9 +17,6 @@ DEFAULTS = {
     "JOURNEYS_SLA_AT_RISK_SHARE": 0.8,             # share of an SLA clock used before it is AT_RISK
     "JOURNEYS_BULK_MAX_ROWS": 1000,                # rows per interactionRecordBulk call
     "JOURNEYS_SLA_SWEEP_INTERVAL": 60,             # seconds between SLA at-risk / breach sweeps
-    "CAMPAIGNS_LATE_LIMIT": 3600,                  # an occurrence found later than this is skipped, not sent
-    "CAMPAIGNS_BATCH": 500,                        # entries advanced per transaction
-    "CAMPAIGNS_DORMANCY_INTERVAL": 3600,           # seconds between NO_ORDER_FOR trigger evaluations
 }
 
 

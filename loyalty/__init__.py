@@ -2,7 +2,7 @@
 
 
 def init_app(app) -> None:
-    """Plug loyalty into the customer core: settings, order and merge hooks, filters, periodic jobs."""
+    """Plug loyalty into the customer core: settings, order and merge hooks, filters, segment fields, periodic jobs."""
     from crm import events
     from crm.customers.merge import MERGE_HOOKS
     from crm.customers.orders import ORDER_CLOSED_HOOKS, ORDER_RECORDED_HOOKS
@@ -20,6 +20,9 @@ def init_app(app) -> None:
         if hook not in registry:
             registry.append(hook)
     FILTER_PROVIDERS["loyalty_tier"] = loyalty_tier_filter
+    from crm.segments.fields import register_field_provider
+    from loyalty.segment_fields import loyalty_fields
+    register_field_provider("loyalty", loyalty_fields)
     events.subscribe("case.compensation_granted", "loyalty.jobs.credit_case_compensation")  # idempotent
     events.subscribe("loyalty.tier_changed", "loyalty.care.on_tier_changed", queue="messages")
     events.subscribe("customer.birthday", "loyalty.care.on_birthday")  # idempotent: the key holds the year

@@ -10,7 +10,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.db import get_session, transaction, utcnow
+from crm.db import transaction, utcnow
+
+from crm.sessions import get_session
 from crm.messages.care import schedule_care
 from crm.messages.settings import current_settings
 from loyalty import queries

@@ -16,7 +16,7 @@ def loyalty_group():
 @with_appcontext
 def verify():
     """Prove every account's balance equals the sum of its entries; exit 1 and list any difference."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.queries import balance_differences
     problems = balance_differences(get_session())
     if problems:
@@ -31,7 +31,7 @@ def verify():
 @with_appcontext
 def expire():
     """Write EXPIRE entries for expired points now (the periodic job does this too)."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.services import run_expiry
     click.echo(f"{run_expiry(get_session())} EXPIRE entries written")
 
@@ -40,6 +40,6 @@ def expire():
 @with_appcontext
 def review():
     """Run the tier review now: upgrades, and downgrades after the grace period."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from loyalty.services import review_tiers
     click.echo(f"{review_tiers(get_session())} tier changes")

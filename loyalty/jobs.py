@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from crm.customers.models import Customer
-from crm.db import get_session
+from crm.sessions import get_session
 from loyalty import queries, services
 from loyalty.models import EntryKind, LedgerEntry
 

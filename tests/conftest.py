@@ -199,7 +199,7 @@ def runner(app):
 def ctx(app):
     """An app context with its session, for calling services directly."""
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         yield get_session()
 
 
@@ -228,7 +228,7 @@ class Api:
 def staff(app):
     """One staff user per staff role, keyed by role name in lower case."""
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         people = {}
         for role, name in ((Role.ADMIN, "Ada Admin"), (Role.ACCOUNT_MANAGER, "Mia Manager"),
@@ -242,7 +242,7 @@ def staff(app):
 def tokens(app, staff):
     """Tokens for every staff role and for INTEGRATION, keyed admin / account_manager / ... / integration."""
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         out = {}
         for key, user in staff.items():
@@ -261,7 +261,7 @@ def portal_token(app, tokens):
     """Make a PORTAL token for a customer id (raw UUID); returns the token."""
     def make(customer_id) -> str:
         with app.app_context():
-            from crm.db import get_session
+            from crm.sessions import get_session
             return create_token(get_session(), role=Role.PORTAL, customer_id=customer_id)[1]
     return make
 

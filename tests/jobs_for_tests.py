@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from crm.auth.models import StaffUser
 from crm.auth.services import create_staff
-from crm.db import get_session
+from crm.sessions import get_session
 from crm.enums import Role
 from crm.queue import get_redis
 

@@ -88,3 +88,12 @@ class LoaderRegistry:
             if obj is not None and id(obj) not in self._seen_ids[kind]:
                 self._seen_ids[kind].add(id(obj))
                 self.seen[kind].append(obj)
+
+
+def resolve_by(loader: type[Loader], attribute: str):
+    """A field resolver that loads ``root.<attribute>`` with ``loader`` (batched for the request):
+    ``resolve_customer = resolve_by(CustomerOfCase, "customer_id")``."""
+    def resolve(root, info):
+        return info.context.loaders.get(loader).load(getattr(root, attribute))
+    resolve.__name__ = f"resolve_by_{attribute}"
+    return staticmethod(resolve)

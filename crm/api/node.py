@@ -7,7 +7,7 @@ from __future__ import annotations
 from graphene import relay
 from graphene.relay.node import NodeField as GrapheneNodeField
 
-from crm.api.ids import split_global_id
+from crm.api.ids import load_node, split_global_id
 from crm.errors import Invalid
 
 
@@ -28,3 +28,42 @@ class NodeField(GrapheneNodeField):
 
     def wrap_resolve(self, parent_resolver):
         return resolve_node
+
+
+class ModelNode:
+    """The node half of a GraphQL type for one model: ``is_type_of`` by the model class, and ``get_node``
+    the row of the id (no query for a malformed one) when the viewer may see it:
+
+    - ``node_roles``: when set, the roles that see any (checked before a query);
+    - ``node_of_customer``: the row has a ``customer_id`` and only viewers who reach that customer see it
+      (a PORTAL token: its own, ``access_customer``);
+    - ``visible_node``: what else the type checks;
+    - ``node_seen_as``: the loaders' kind the row is registered as, for what is loaded about it later.
+
+    List it before ``graphene.ObjectType`` among the bases, since ObjectType's own ``is_type_of`` is None."""
+    node_model: type
+    node_roles: tuple | frozenset | None = None
+    node_of_customer = False
+    node_seen_as: str | None = None
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        return isinstance(root, cls.node_model)
+
+    @classmethod
+    def get_node(cls, info, id):
+        from crm.api.access import access_customer
+        if cls.node_roles is not None and info.context.viewer.role not in cls.node_roles:
+            return None
+        row = load_node(info.context.session, cls.node_model, id)
+        if row is None or (cls.node_of_customer and access_customer(info.context, row.customer_id) is None):
+            return None
+        row = cls.visible_node(info, row)
+        if row is not None and cls.node_seen_as:
+            info.context.loaders.see(cls.node_seen_as, [row])
+        return row
+
+    @classmethod
+    def visible_node(cls, info, row):
+        """``row`` as this viewer may see it, or None; every row by default."""
+        return row

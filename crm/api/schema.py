@@ -12,9 +12,10 @@ from crm.enums import Role
 from journeys.campaigns.gql import types as campaign_types
 from journeys.campaigns.gql.mutations import CampaignMutations
 from journeys.campaigns.gql.queries import CampaignQueries
-from journeys.gql import types as journey_types
-from journeys.gql.mutations import JourneyMutations
-from journeys.gql.queries import JourneyQueries
+from journeys.gql import JourneyMutations, JourneyQueries
+from journeys.interactions.gql import types as interaction_types
+from journeys.maps.gql import types as map_types
+from journeys.service.gql import types as service_types
 from loyalty.gql import types as loyalty_types
 from loyalty.gql.mutations import LoyaltyMutations
 from loyalty.gql.queries import LoyaltyQueries
@@ -40,7 +41,7 @@ class Mutation(CustomerMutations, SegmentMutations, JourneyMutations, LoyaltyMut
 def build_schema() -> graphene.Schema:
     return graphene.Schema(
         query=Query, mutation=Mutation,
-        types=[journey_types.Touchpoint, journey_types.Interaction, journey_types.Case, journey_types.SurveyResponse,
+        types=[map_types.Touchpoint, interaction_types.Interaction, service_types.Case, service_types.SurveyResponse,
                segment_types.Segment, loyalty_types.LedgerEntry, loyalty_types.Reward,
                loyalty_types.RewardRedemption, message_types.Message, campaign_types.Campaign],
     )

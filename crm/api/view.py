@@ -15,7 +15,7 @@ from crm.api.body import BodyRefused, parse_body
 from crm.api.context import RequestContext
 from crm.api.validation import limit_errors, strip_suggestion, validation_rules
 from crm.auth.services import Viewer, authenticate
-from crm.db import get_session
+from crm.sessions import get_session
 from crm.errors import DomainError
 from crm.queue import get_redis
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from crm.customers import rfm
-from crm.db import get_session
+from crm.sessions import get_session
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm import events
 from crm.auth.models import ApiToken
+from crm.config import DEFAULTS
 from crm.customers import rfm, rules
 from crm.customers.models import Consent, Customer, CustomerMerge, LifecycleTransition, Order, ServiceTierChange
 from crm.customers.orders import recompute_metrics
@@ -23,8 +23,9 @@ _PROFILE_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "
 
 
 def merge_customers(session: Session, *, primary_id: uuid.UUID, duplicate_id: uuid.UUID,
-                    actor: str | None) -> Customer:
-    """Move everything of the duplicate onto the primary; the duplicate then no longer resolves."""
+                    actor: str | None, config=DEFAULTS) -> Customer:
+    """Move everything of the duplicate onto the primary; the duplicate then no longer resolves. ``config``
+    gives the stage and tier rules."""
     if primary_id == duplicate_id:
         raise Invalid("A customer cannot be merged into itself.", "duplicateId")
     with transaction(session):
@@ -57,9 +58,9 @@ def merge_customers(session: Session, *, primary_id: uuid.UUID, duplicate_id: uu
             primary.last_interaction_at = duplicate.last_interaction_at
         rfm.score_customer(session, primary)
         if primary.last_order_at is not None:
-            rules.apply_stage_rules(session, primary, rules.StageRuleSettings.from_config(current_app.config),
+            rules.apply_stage_rules(session, primary, rules.StageRuleSettings.from_config(config),
                                     at=primary.last_order_at)
-        rules.apply_tier_rules(session, primary)
+        rules.apply_tier_rules(session, primary, config=config)
         primary.updated_at = duplicate.updated_at = utcnow()
         session.add(CustomerMerge(primary_id=primary.id, duplicate_id=duplicate.id, actor=actor, summary=summary))
         events.emit(session, "customer.merged", primaryId=str(primary.id), duplicateId=str(duplicate.id))

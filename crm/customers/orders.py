@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import events
+from crm.config import DEFAULTS
 from crm.customers import rfm, rules
 from crm.customers.models import Customer, Order
 from crm.customers.money import to_base
@@ -57,11 +57,12 @@ def _existing(session: Session, external_id: str, payload_hash: str) -> Order | 
     return order
 
 
-def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor: str | None) -> OrderResult:
-    """Record an order once per externalId; a replay with the same payload returns the original."""
+def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor: str | None,
+                 config=DEFAULTS) -> OrderResult:
+    """Record an order once per externalId; a replay with the same payload returns the original. ``config``
+    gives the base currency, the rates and the stage and tier rules."""
     values = OrderRecordSchema().load(data)
     digest = _payload_hash(customer_id, values)
-    config = current_app.config
     with transaction(session):
         existing = _existing(session, values["external_id"], digest)
         if existing is None:
@@ -88,7 +89,7 @@ def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor:
         add_order_to_metrics(customer, order)
         rfm.score_customer(session, customer)
         rules.apply_stage_rules(session, customer, rules.StageRuleSettings.from_config(config), at=order.occurred_at)
-        rules.apply_tier_rules(session, customer)
+        rules.apply_tier_rules(session, customer, config=config)
         for hook in ORDER_RECORDED_HOOKS:
             hook(session, order, customer)
         customer.updated_at = utcnow()
@@ -104,7 +105,7 @@ class CloseResult:
 
 
 def close_order(session: Session, *, order_id: uuid.UUID, status: str, reason: str | None,
-                actor: str | None) -> CloseResult:
+                actor: str | None, config=DEFAULTS) -> CloseResult:
     """Refund or cancel an order once: it leaves the metrics, the tier rule runs again, hooks reverse
     what they granted. Asking again for the same status answers as before; another status is refused."""
     if status not in CLOSED_STATUSES:
@@ -125,7 +126,7 @@ def close_order(session: Session, *, order_id: uuid.UUID, status: str, reason: s
         order.status, order.closed_at, order.close_reason = status, utcnow(), reason
         recompute_metrics(session, customer)
         rfm.score_customer(session, customer)
-        rules.apply_tier_rules(session, customer)
+        rules.apply_tier_rules(session, customer, config=config)
         figures = {}
         for hook in ORDER_CLOSED_HOOKS:
             figures.update(hook(session, order, customer))

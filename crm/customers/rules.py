@@ -158,9 +158,8 @@ def change_tier(session: Session, customer: Customer, tier: ServiceTier, *, pinn
     return change
 
 
-def apply_tier_rules(session: Session, customer: Customer) -> ServiceTierChange | None:
-    """The automatic tier from the tier rules (crm.segments.tiers); a pinned tier is never touched."""
-    from flask import current_app
-
+def apply_tier_rules(session: Session, customer: Customer, *, config) -> ServiceTierChange | None:
+    """The automatic tier from the tier rules (crm.segments.tiers, thresholds from ``config``); a pinned tier
+    is never touched."""
     from crm.segments import tiers
-    return tiers.apply(session, customer, current_app.config)
+    return tiers.apply(session, customer, config)

@@ -23,7 +23,7 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT = Decimal("100000000000")  # one order; leaves room for sums in the Money column
 # As for interactions: the rules look back a year or more from an order, which must stay a real date.
 EARLIEST_ORDER = datetime(1900, 1, 1, tzinfo=timezone.utc)
-# As for interactions (journeys.interactions.FUTURE_TOLERANCE): an order has happened; this much covers a
+# As for interactions (journeys.interactions.services.FUTURE_TOLERANCE): an order has happened; this much covers a
 # shop's clock running ahead of ours.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # IANA zone names: available_timezones() also lists other files of the system's zoneinfo directory, such as

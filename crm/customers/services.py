@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import events
 from crm.auth.models import StaffUser
+from crm.config import DEFAULTS
 from crm.customers import rules
 from crm.customers.models import Consent, Customer
 from crm.customers.schemas import CustomerCreateSchema, CustomerUpdateSchema
@@ -61,8 +61,9 @@ def _set_names(customer: Customer, data: dict) -> None:
     customer.last_name_key = (customer.last_name or "").lower()
 
 
-def create_customer(session: Session, *, data: dict, actor: str | None) -> Customer:
-    """Create a customer from raw input (camelCase keys, validated and normalised here)."""
+def create_customer(session: Session, *, data: dict, actor: str | None, config=DEFAULTS) -> Customer:
+    """Create a customer from raw input (camelCase keys, validated and normalised here); ``config`` gives
+    DEFAULT_TIMEZONE."""
     values = CustomerCreateSchema().load(data)
     if not (values.get("email") or values.get("phone") or values.get("external_id")):
         raise DomainError("REQUIRED", "Give at least one of email, phone or externalId.", "email")
@@ -71,7 +72,7 @@ def create_customer(session: Session, *, data: dict, actor: str | None) -> Custo
         customer = Customer(
             id=uuid.uuid4(), external_id=values.get("external_id"), email=values.get("email"),
             phone=values.get("phone"), birthday=values.get("birthday"),
-            timezone=values.get("timezone") or current_app.config["DEFAULT_TIMEZONE"],
+            timezone=values.get("timezone") or config["DEFAULT_TIMEZONE"],
             locale=values.get("locale"), attributes=_clean_attributes(values.get("attributes") or {}),
             lifecycle_stage=values.get("lifecycle_stage") or LifecycleStage.LEAD,
             service_tier=ServiceTier.STANDARD, created_at=utcnow(), updated_at=utcnow(),
@@ -89,7 +90,7 @@ def _clean_attributes(attributes: dict) -> dict:
 
 
 def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, actor: str | None,
-                    email_change=None) -> Customer:
+                    email_change=None, config=DEFAULTS) -> Customer:
     """Update given fields only; ``attributes`` merge key by key and a null value removes a key.
 
     ``email_change`` (``EmailChangeSettings``; for a PORTAL token): a new email is not applied but
@@ -108,7 +109,7 @@ def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, act
             if attr in values:
                 setattr(customer, attr, values[attr])
         if "timezone" in values and values["timezone"] is None:
-            customer.timezone = current_app.config["DEFAULT_TIMEZONE"]
+            customer.timezone = config["DEFAULT_TIMEZONE"]
         _set_names(customer, values)
         if "attributes" in values:
             merged = dict(customer.attributes or {})
@@ -156,13 +157,14 @@ def transition_stage(session: Session, *, customer_id: uuid.UUID, to_stage: Life
 
 
 def set_service_tier(session: Session, *, customer_id: uuid.UUID, tier: ServiceTier | None,
-                     reason: str | None, actor: str | None) -> Customer:
-    """Pin a tier by hand, or with ``tier=None`` unpin and let the automatic rules decide again."""
+                     reason: str | None, actor: str | None, config=DEFAULTS) -> Customer:
+    """Pin a tier by hand, or with ``tier=None`` unpin and let the automatic rules decide again (the tier
+    thresholds from ``config``)."""
     with transaction(session):
         customer = require_customer(session, customer_id, for_update=True)
         if tier is None:
             from crm.segments.tiers import earned_tier
-            rules.change_tier(session, customer, earned_tier(session, customer.id, current_app.config), pinned=False,
+            rules.change_tier(session, customer, earned_tier(session, customer.id, config), pinned=False,
                               reason=reason or "unpinned: automatic rules apply", actor=actor)
         else:
             rules.change_tier(session, customer, tier, pinned=True, reason=reason, actor=actor)

@@ -19,7 +19,7 @@ def messages_group():
 @with_appcontext
 def retry_failed(trigger_prefix, since):
     """Queue FAILED messages again, each with a fresh allowance of attempts."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.messages.services import retry_failed as retry
     try:
         since_at = datetime.fromisoformat(since) if since else None
@@ -35,7 +35,7 @@ def retry_failed(trigger_prefix, since):
 @with_appcontext
 def dispatch():
     """Queue every due message now (the workers do this every few seconds)."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.messages.delivery import dispatch_due
     click.echo(f"{dispatch_due(get_session())} messages queued")
 
@@ -49,7 +49,7 @@ def periodic_group():
 @with_appcontext
 def periodic_list():
     """Every periodic job with its interval and last run."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.messages.periodic import last_runs
     from crm.queue import PERIODIC_JOBS, ROUND_JOBS
     runs = last_runs(get_session())

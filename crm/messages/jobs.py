@@ -11,7 +11,8 @@ from sqlalchemy import extract, or_, select
 
 from crm import events
 from crm.customers.models import Customer
-from crm.db import get_session, transaction, utcnow
+from crm.db import transaction, utcnow
+from crm.sessions import get_session
 from crm.enums import LifecycleStage, ServiceTier
 from crm.messages import delivery
 from crm.messages.care import schedule_care

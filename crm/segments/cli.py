@@ -32,7 +32,7 @@ def list_segments():
     """Every segment with its kind, members and last refresh."""
     from sqlalchemy import select
 
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.segments.models import Segment
     for s in get_session().scalars(select(Segment).order_by(Segment.name_key)):
         click.echo(f"{s.name:40} {s.kind.value:8} {s.member_count:>9} members  refreshed {s.refreshed_at or '-'}")
@@ -43,7 +43,7 @@ def list_segments():
 @with_appcontext
 def refresh(name: str | None):
     """Refresh one DYNAMIC segment (NAME) or all of them, writing only the differences."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.segments import services
     session = get_session()
     if name:
@@ -66,7 +66,7 @@ def import_members(name: str, file: Path):
     FILE is a CSV with a header naming one of the columns id, email or externalId. Customers already in
     the segment stay as they are, so importing a file again adds nothing. Unknown customers are listed
     by line; exit code 1 when there were any."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.segments import services
     session = get_session()
     segment = _segment(session, name)

@@ -1,10 +1,9 @@
 """Fields of the segment rule language: what each field name means in SQL over Customer.
 
-Composition: crm must not import journeys or loyalty at module level. Their fields live in provider
-functions (``_journeys_fields``, ``_loyalty_fields``) that import their models locally; ``default_fields()``
-registers them in ``FIELD_PROVIDERS`` on first use and builds the field table from every provider, so
-the list of packages contributing fields is explicit in one place, and another package can add its own
-provider to ``FIELD_PROVIDERS`` (then call ``default_fields(reset=True)``).
+The customer core's fields are here. A domain that adds fields (journeys: interactions, cases and
+surveys; loyalty: balance and tier) declares them in its own package and registers them from its
+``init_app`` with ``register_field_provider``, so crm never imports the domains that extend it.
+``default_fields()`` builds the table from the core fields and every registered provider.
 """
 from __future__ import annotations
 
@@ -93,11 +92,13 @@ def _col(column):
     return lambda param, cond, now: column
 
 
-def _since(column, cond, now):
+def within_filters(column, cond, now):
+    """The filter keeping rows of ``column`` inside the condition's ``within`` window (none without one)."""
     return [column >= now - cond.within] if cond.within is not None else []
 
 
-def _one_of(column, value):
+def one_of(column, value):
+    """``column`` equals the value, or is one of the values when the rule gives a list."""
     return column.in_(value) if isinstance(value, list) else column == value
 
 
@@ -112,9 +113,9 @@ METRICS = {"totalSpent": ("money", "total_spent", False), "orderCount": ("number
 
 def _orders(agg):
     def aggregate(cond, now):
-        filters = [Order.status == "COMPLETED", *_since(Order.occurred_at, cond, now)]
+        filters = [Order.status == "COMPLETED", *within_filters(Order.occurred_at, cond, now)]
         if "channel" in cond.where:
-            filters.append(_one_of(Order.channel, cond.where["channel"]))
+            filters.append(one_of(Order.channel, cond.where["channel"]))
         value = func.count() if agg == "count" else func.coalesce(func.sum(Order.amount_base), 0)
         return Order.customer_id, value, filters
     return aggregate
@@ -127,7 +128,7 @@ def _consent(param, cond, now):
 
 def _segment(param, cond, now):
     return exists().where(SegmentMembership.customer_id == Customer.id,
-                          _one_of(SegmentMembership.segment_id, cond.value)).correlate(Customer)
+                          one_of(SegmentMembership.segment_id, cond.value)).correlate(Customer)
 
 
 def _core_fields() -> dict[str, FieldDef]:
@@ -156,84 +157,23 @@ def _core_fields() -> dict[str, FieldDef]:
     return fields
 
 
-def _journeys_fields() -> dict[str, FieldDef]:
-    from journeys.interactions import normalise_pain_point
-    from journeys.models import (
-        Case,
-        CaseStatus,
-        Interaction,
-        InteractionPainPoint,
-        SurveyKind,
-        SurveyResponse,
-        Touchpoint,
-    )
-
-    def interactions(cond, now):
-        filters = list(_since(Interaction.occurred_at, cond, now))
-        where = cond.where
-        if "channel" in where:
-            filters.append(_one_of(Interaction.channel, where["channel"]))
-        if "stage" in where:
-            filters.append(_one_of(Interaction.stage, where["stage"]))
-        if "touchpointKey" in where:
-            filters.append(Interaction.touchpoint_id.in_(select(Touchpoint.id).where(
-                _one_of(Touchpoint.key, where["touchpointKey"]))))
-        if "painPoint" in where:  # tags are stored normalised: "Long wait" in a rule means "long-wait"
-            wanted = where["painPoint"]
-            wanted = [normalise_pain_point(t) for t in wanted] if isinstance(wanted, list) \
-                else normalise_pain_point(wanted)
-            filters.append(exists().where(InteractionPainPoint.interaction_id == Interaction.id,
-                                          _one_of(InteractionPainPoint.pain_point, wanted)))
-        return Interaction.customer_id, func.count(), filters
-
-    def open_cases(cond, now):
-        closed = [CaseStatus.RESOLVED, CaseStatus.FOLLOWED_UP, CaseStatus.CLOSED]
-        return Case.customer_id, func.count(), [Case.status.not_in(closed)]
-
-    def last_score(kind):
-        def build(param, cond, now):
-            return select(SurveyResponse.score).where(
-                SurveyResponse.customer_id == Customer.id, SurveyResponse.kind == kind,
-                *_since(SurveyResponse.submitted_at, cond, now),
-            ).order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc()).limit(1) \
-                .correlate(Customer).scalar_subquery()
-        return build
-
-    text_filter = None
-    return {
-        "interactions.count": FieldDef("number", None, nullable=False, within=True, where={
-            "channel": Channel, "touchpointKey": text_filter, "stage": text_filter, "painPoint": text_filter},
-            aggregate=interactions),
-        "cases.open": FieldDef("number", None, nullable=False, aggregate=open_cases),
-        "surveys.lastNps": FieldDef("number", last_score(SurveyKind.NPS), within=True),
-        "surveys.lastCsat": FieldDef("number", last_score(SurveyKind.CSAT), within=True),
-    }
-
-
-def _loyalty_fields() -> dict[str, FieldDef]:
-    from loyalty.models import LoyaltyAccount
-
-    def account(column):
-        return lambda param, cond, now: select(column).where(LoyaltyAccount.customer_id == Customer.id) \
-            .correlate(Customer).scalar_subquery()
-
-    return {"loyalty.balance": FieldDef("number", account(LoyaltyAccount.balance)),
-            "loyalty.tier": FieldDef("string", account(LoyaltyAccount.tier_key))}
-
-
 FIELD_PROVIDERS: dict[str, Callable[[], dict[str, FieldDef]]] = {}
 _FIELDS: dict[str, FieldDef] | None = None
 
 
+def register_field_provider(name: str, provider: Callable[[], dict[str, FieldDef]]) -> None:
+    """Add (or replace) the fields another domain contributes; called from that domain's ``init_app``."""
+    global _FIELDS
+    FIELD_PROVIDERS[name] = provider
+    _FIELDS = None  # the next lookup rebuilds the table with this provider's fields
+
+
 def default_fields(reset: bool = False) -> dict[str, FieldDef]:
-    """The field table: crm's own fields plus every provider (journeys and loyalty registered here)."""
+    """The field table: the customer core's own fields plus every registered provider's."""
     global _FIELDS
     if _FIELDS is None or reset:
-        FIELD_PROVIDERS.setdefault("journeys", _journeys_fields)
-        FIELD_PROVIDERS.setdefault("loyalty", _loyalty_fields)
         fields = _core_fields()
         for provider in FIELD_PROVIDERS.values():
             fields.update(provider())
         _FIELDS = fields
     return _FIELDS
-

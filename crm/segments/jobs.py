@@ -7,7 +7,7 @@ import uuid
 from flask import current_app
 
 from crm.customers import scores
-from crm.db import get_session
+from crm.sessions import get_session
 from crm.segments import services, tiers
 
 log = logging.getLogger(__name__)

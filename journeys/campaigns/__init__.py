@@ -25,11 +25,15 @@ def segment_users(session, segment_id) -> list[str]:
 
 
 def init_app(app) -> None:
+    """Plug campaigns in: settings, event triggers, the send guard, periodic jobs, the segment-users hook."""
     from crm import events
     from crm.messages.delivery import SEND_GUARDS
     from crm.queue import PERIODIC_JOBS, ROUND_JOBS
     from crm.segments.services import SEGMENT_USERS
+    from journeys.campaigns.settings import DEFAULTS
 
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
     for topic, job in TRIGGERS:
         events.subscribe(topic, job, queue="default")
     SEND_GUARDS["campaign:"] = _guard

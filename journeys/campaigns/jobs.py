@@ -14,7 +14,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from crm.customers.models import Customer
-from crm.db import get_session, transaction, utcnow
+from crm.db import transaction, utcnow
+from crm.sessions import get_session
 from crm.messages import templates
 from crm.messages.delivery import Fail, Hold
 from crm.messages.models import Message

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import graphene
 
+from crm.api.access import access_customer
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation
-from crm.customers.gql.mutations import customer_id_for
 from crm.enums import Role
 from crm.api.scalars import DateTime
 from loyalty import rewards, services
@@ -183,7 +183,7 @@ class RewardRedeem(BaseMutation):
     @classmethod
     def perform(cls, info, customer_id, reward_id, idempotency_key):
         ctx = info.context
-        result = rewards.redeem_reward(ctx.session, customer_id=customer_id_for(info, customer_id, "customerId"),
+        result = rewards.redeem_reward(ctx.session, customer_id=access_customer(ctx, customer_id, field="customerId"),
                                        reward_id=parse_id(reward_id, "Reward", "rewardId"),
                                        idempotency_key=idempotency_key, actor=ctx.viewer.actor)
         ctx.loaders.see("redemption", [result.redemption])

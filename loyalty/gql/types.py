@@ -8,7 +8,8 @@ import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type, page_size
-from crm.api.ids import load_node
+from crm.api.loaders import resolve_by
+from crm.api.node import ModelNode
 from crm.api.scalars import DateTime
 from loyalty import models
 from loyalty.gql import loaders
@@ -36,7 +37,7 @@ class LedgerEntryKind(graphene.Enum):
     COMPENSATION = "COMPENSATION"
 
 
-class LedgerEntry(graphene.ObjectType):
+class LedgerEntry(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
 
@@ -48,34 +49,21 @@ class LedgerEntry(graphene.ObjectType):
     occurred_at = DateTime(required=True)
     expires_at = DateTime(description="EARN and COMPENSATION entries.")
     order = graphene.Field("crm.customers.gql.types.Order")
-    case = graphene.Field("journeys.gql.types.Case")
+    case = graphene.Field("journeys.service.gql.types.Case")
     qualifying_points = graphene.Int(required=True, description="What this entry adds to tier qualification.")
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.LedgerEntry)
-
-    @classmethod
-    def get_node(cls, info, id):
-        from crm.customers.gql.types import can_see_customer
-        entry = load_node(info.context.session, models.LedgerEntry, id)
-        if entry is None or not can_see_customer(info, entry.customer_id):
-            return None
-        info.context.loaders.see("ledger_entry", [entry])
-        return entry
+    node_model, node_of_customer, node_seen_as = models.LedgerEntry, True, "ledger_entry"
 
     @staticmethod
     def resolve_kind(entry, info):
         return entry.kind.value
 
-    @staticmethod
-    def resolve_order(entry, info):
-        return info.context.loaders.get(loaders.OrderOfEntry).load(entry.order_id)
+    resolve_order = resolve_by(loaders.OrderOfEntry, "order_id")
 
     @staticmethod
     def resolve_case(entry, info):
-        from journeys.gql.loaders import CaseOfEntry
-        from journeys.gql.types import case_of
+        from journeys.service.gql.loaders import CaseOfEntry
+        from journeys.service.gql.types import case_of
         return case_of(info, CaseOfEntry, entry.case_id)
 
 
@@ -87,7 +75,7 @@ class PointsExpiry(graphene.ObjectType):
     expires_at = DateTime(required=True)
 
 
-class Reward(graphene.ObjectType):
+class Reward(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
 
@@ -99,13 +87,7 @@ class Reward(graphene.ObjectType):
     active_until = DateTime()
     min_tier = graphene.String(description="Key of the lowest tier that may redeem it.")
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.Reward)
-
-    @classmethod
-    def get_node(cls, info, id):
-        return load_node(info.context.session, models.Reward, id)
+    node_model = models.Reward
 
     @staticmethod
     def resolve_min_tier(reward, info):
@@ -115,7 +97,7 @@ class Reward(graphene.ObjectType):
 RewardConnection = connection_type(Reward, "Reward")
 
 
-class RewardRedemption(graphene.ObjectType):
+class RewardRedemption(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
 
@@ -123,22 +105,9 @@ class RewardRedemption(graphene.ObjectType):
     points = graphene.Int(required=True)
     redeemed_at = DateTime(required=True)
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.RewardRedemption)
+    node_model, node_of_customer, node_seen_as = models.RewardRedemption, True, "redemption"
 
-    @classmethod
-    def get_node(cls, info, id):
-        from crm.customers.gql.types import can_see_customer
-        redemption = load_node(info.context.session, models.RewardRedemption, id)
-        if redemption is None or not can_see_customer(info, redemption.customer_id):
-            return None
-        info.context.loaders.see("redemption", [redemption])
-        return redemption
-
-    @staticmethod
-    def resolve_reward(redemption, info):
-        return info.context.loaders.get(loaders.RewardOfRedemption).load(redemption.reward_id)
+    resolve_reward = resolve_by(loaders.RewardOfRedemption, "reward_id")
 
 
 RewardRedemptionConnection = connection_type(RewardRedemption, "RewardRedemption")
@@ -174,9 +143,7 @@ class LoyaltyAccount(graphene.ObjectType):
     def resolve_lifetime_earned(view, info):
         return view.account.lifetime_earned if view.account else 0
 
-    @staticmethod
-    def resolve_qualifying_points(view, info):
-        return info.context.loaders.get(loaders.QualifyingByCustomer).load(view.customer_id)
+    resolve_qualifying_points = resolve_by(loaders.QualifyingByCustomer, "customer_id")
 
     @staticmethod
     def resolve_tier(view, info):

@@ -419,7 +419,7 @@ def test_portal_is_forbidden_list_fields(portal, field):
 
 def test_portal_token_needs_an_existing_customer(app, tokens):
     from crm.auth.services import create_token
-    from crm.db import get_session
+    from crm.sessions import get_session
     from crm.errors import DomainError
     with app.app_context():
         with pytest.raises(DomainError) as missing:
@@ -480,7 +480,7 @@ def test_revoked_token_stops_working_at_once(api, runner, app):
     from crm.auth.models import ApiToken
     from crm.auth.services import hash_token
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         token_id = get_session().query(ApiToken.id).filter_by(token_hash=hash_token(api.tokens["support_agent"])).scalar()
     result = runner.invoke(args=["tokens", "revoke", str(token_id)])
     assert result.exit_code == 0, result.output

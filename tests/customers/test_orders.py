@@ -205,7 +205,7 @@ def test_scoring_one_customer_after_a_refresh_agrees_with_the_refresh(api, runne
                          occurred_at=iso(200 - 3 * index - n))
     assert runner.invoke(args=["customers", "refresh-rfm"]).exit_code == 0
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         for customer in session.query(Customer).all():
             stored = (customer.recency_score, customer.frequency_score, customer.monetary_score)

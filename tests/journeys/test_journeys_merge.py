@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from journeys import rollups
-from journeys.models import CustomerTouchpointRollup
+from journeys.maps import rollups
+from journeys.maps.models import CustomerTouchpointRollup
 from tests.helpers import RECORD, create_customer, make_touchpoint, raw_id, submit
 
 MERGE = """mutation($p: ID!, $d: ID!) { customerMerge(primaryId: $p, duplicateId: $d) {
@@ -33,7 +33,7 @@ def test_merge_moves_interactions_surveys_and_rollups(api, app):
     assert [e["node"]["externalId"] for e in customer["interactions"]["edges"]] == ["d-1", "p-1", "d-2"]
     assert sorted(e["node"]["score"] for e in customer["surveyResponses"]["edges"]) == [2, 3, 5, 9]
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         assert rollups.differences(session) == 0
         cells = session.scalars(select(CustomerTouchpointRollup)).all()
@@ -48,7 +48,7 @@ def test_rollup_commands_verify_and_rebuild(api, app, runner):
     ok = runner.invoke(args=["journeys", "verify-rollups"])
     assert (ok.exit_code, ok.output) == (0, "rollups agree with interactions\n")
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         session.execute(CustomerTouchpointRollup.__table__.update().values(emotion_sum=5))
         session.commit()

@@ -113,7 +113,7 @@ def failed(payload: dict, code: str, field: str | None, message: str | None = No
 def session_of(app):
     """A session of its own (a fresh app context), closed afterwards."""
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         yield get_session()
 
 

@@ -121,9 +121,9 @@ def test_a_template_that_fails_to_render_fails_its_message_with_the_reason_not_t
 # ---------------------------------------------------------------- cases: follow-up, complaint, SLA
 
 def _case(app, customer_id, kind="COMPLAINT", assignee=None):
-    from journeys import cases
+    from journeys.service import cases
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         case = cases.open_case(session, customer_id=raw_id(customer_id), kind=kind, channel="EMAIL",
                                subject="Broken hinge", description=None, actor="test")
@@ -137,7 +137,7 @@ def _case(app, customer_id, kind="COMPLAINT", assignee=None):
 
 
 def _case_status(app, case_id):
-    from journeys.models import Case
+    from journeys.service.models import Case
     with app.extensions["crm.sessionmaker"]() as session:
         return session.get(Case, case_id).status.value
 
@@ -163,7 +163,7 @@ def test_a_resolved_complaint_is_followed_up_a_day_later_with_a_survey_link_and_
     assert [m.status.value for m in care_messages(app, "complaint-follow-up")] == ["SENT"]
     assert _case_status(app, case_id) == "FOLLOWED_UP"
 
-    from journeys.care import on_case_resolved
+    from journeys.service.care import on_case_resolved
     assert run_job(app, on_case_resolved, {"caseId": str(case_id)}) == []  # no longer RESOLVED: nothing new
     assert len(care_messages(app, "case-follow-up")) == 1
 
@@ -172,9 +172,9 @@ def test_a_case_reopened_before_its_follow_up_is_not_asked_whether_it_is_solved(
     customer = buyer(api, app)
     case_id = _case(app, customer["id"], kind="REPAIR")
     work_once(app)
-    from journeys import cases
+    from journeys.service import cases
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         cases.transition(get_session(), case_id=case_id, to_status="DIAGNOSING", note="still broken", actor="test")
     time_passes(app, "case-follow-up")
     work_once(app)
@@ -185,9 +185,9 @@ def test_a_case_reopened_before_its_follow_up_is_not_asked_whether_it_is_solved(
 
 def test_an_sla_warning_goes_to_the_assignee_once_per_clock_and_level(api, app, staff):
     customer = buyer(api, app)
-    from journeys import alerts, cases
+    from journeys.service import alerts, cases
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         case = cases.open_case(session, customer_id=raw_id(customer["id"]), kind="INQUIRY", channel="EMAIL",
                                subject="Where is my parcel", description=None, actor="test")
@@ -213,14 +213,14 @@ def test_a_detractor_gets_a_recovery_case_for_the_manager_and_one_apology(api, a
     work_once(app)
     (apology,) = care_messages(app, "detractor-recovery")
     assert (apology.status.value, apology.subject) == ("SENT", "We are sorry")
-    from journeys.models import Case
+    from journeys.service.models import Case
     with app.extensions["crm.sessionmaker"]() as session:
         recovery = session.scalars(select(Case).where(Case.customer_id == raw_id(customer["id"]))).all()
     assert [(c.kind.value, c.subject, c.description, c.assignee_id) for c in recovery] == [
         ("COMPLAINT", "Service recovery: NPS 3", "Slow delivery", staff["account_manager"].id)]
     assert apology.context["caseId"] == str(recovery[0].id)
 
-    from journeys.care import on_detractor
+    from journeys.service.care import on_detractor
     event = {"customerId": str(raw_id(customer["id"])), "responseId": str(raw_id(answer["surveyResponse"]["id"])),
              "kind": "NPS", "score": 3}
     assert run_job(app, on_detractor, event) is None

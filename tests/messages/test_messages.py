@@ -248,7 +248,7 @@ def test_quiet_hours_end_at_local_eight_across_daylight_saving_changes(api, app,
     now = datetime.fromisoformat(local_now).astimezone(timezone.utc)
     set_row(app, message["id"], scheduled_for=now - timedelta(minutes=1))
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         outcome = claim_message(get_session(), message_id=raw_id(message["id"]), settings=MessageSettings(), now=now)
     stored = row(app, message["id"])
     if expected_utc is None:
@@ -343,7 +343,7 @@ def test_messages_are_listed_newest_first_with_filters_and_a_portal_token_sees_o
     send(api, other["id"], body="Someone else's")
     # A notification to staff about this customer (complaint follow-up, SLA warning) is internal.
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         from crm.enums import Channel
         from crm.messages.models import MessagePurpose
         from crm.messages.services import create_message

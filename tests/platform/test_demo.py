@@ -6,9 +6,10 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from crm.enums import Channel
-from journeys import rollups
-from journeys.models import (Case, CaseStatus, Interaction, InteractionPainPoint, SurveyKind, SurveyResponse,
-                             Touchpoint)
+from journeys.maps import rollups
+from journeys.interactions.models import Interaction, InteractionPainPoint
+from journeys.maps.models import Touchpoint
+from journeys.service.models import Case, CaseStatus, SurveyKind, SurveyResponse
 
 VIEWER = "{ viewer { role staffUser { email } } }"
 
@@ -86,7 +87,7 @@ def test_demo_seeds_customers_and_prints_an_admin_token(app, runner, client):
 
 def assert_journeys(app) -> None:
     """Touchpoints on every channel, interactions at every default stage, pain spots, cases and surveys."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     with app.app_context():
         session = get_session()
         touchpoints = session.execute(select(Touchpoint.channel, Touchpoint.journey_map_key)).all()

@@ -27,7 +27,7 @@ def test_a_failing_step_after_the_order_insert_leaves_nothing_behind(api, app):
         orders.ORDER_RECORDED_HOOKS.remove(broken_hook)
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL"
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         assert get_session().query(Order).count() == 0
     assert _metrics(api, customer["id"]) == {"orderCount": 0, "totalSpent": "0.00"}
     # The order can now be recorded for real, once.
@@ -61,7 +61,7 @@ def test_a_session_holding_a_stale_customer_still_counts_every_order(app, api):
     customer_id = raw_id(create_customer(api, email="stale@example.com")["id"])
     data = {"amount": "10", "currency": "EUR", "channel": "WEB", "occurredAt": "2026-06-01T12:00:00+00:00"}
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         # Held, as a GraphQL payload holds it: the session's identity map keeps this customer.
         first = orders.record_order(session, customer_id=customer_id, data={**data, "externalId": "s-1"},
@@ -120,5 +120,5 @@ def test_opposite_merges_at_once_leave_one_live_customer(api, app, direction):
     assert codes == [(), ("NOT_FOUND",)]
     assert api.data("{ customers { totalCount } }")["customers"]["totalCount"] == 1
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         assert get_session().query(Customer).filter(Customer.merged_into_id == Customer.id).count() == 0

@@ -57,7 +57,7 @@ def no_quiet_hours(app):
 def deliver_due(app, now, trigger: str) -> list[str]:
     """What the sender does with each due message of ``trigger`` (a prefix) at ``now``."""
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         due = session.scalars(select(Message.id).where(Message.status.in_(PENDING), Message.scheduled_for <= now,
                                                        Message.trigger.startswith(trigger))

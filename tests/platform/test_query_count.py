@@ -49,10 +49,12 @@ def _add_journeys(app):
 
     from crm.customers.models import Customer
     from crm.enums import Channel
-    from journeys import cases, interactions, touchpoints
-    from journeys.models import CaseKind
+    from journeys.interactions import services as interactions
+    from journeys.maps import services as touchpoints
+    from journeys.service import cases
+    from journeys.service.models import CaseKind
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         touchpoints.create_touchpoint(session, key="web.home", name="Home", channel=Channel.WEB, stage="awareness",
                                       journey_map="purchase")
@@ -90,13 +92,14 @@ CUSTOMER_PAGE = """query($id: ID!, $first: Int!) { customer(id: $id) {
 
 
 def test_customer_page_with_interactions_and_cases_costs_the_same_for_any_page_size(app, api, count_statements):
-    from journeys import cases, surveys, touchpoints
-    from journeys.models import CaseKind, SurveyKind
+    from journeys.maps import services as touchpoints
+    from journeys.service import cases, surveys
+    from journeys.service.models import CaseKind, SurveyKind
     from crm.enums import Channel
     from tests.helpers import raw_id
     customer = create_customer(api, email="busy@example.com")
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         for key, stage in (("phone.hotline", "reception"), ("store.repair-desk", "diagnosis"),
                            ("web.help-answer", "solution")):

@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 import crm
 from crm import clock, events
 from crm.auth.models import StaffUser
-from crm.db import get_session, transaction, utcnow
+from crm.db import transaction, utcnow
+from crm.sessions import get_session
 from crm.enums import Role
 from crm.outbox import OutboxEntry, enqueue_after_commit
 from crm.queue import (

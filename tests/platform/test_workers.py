@@ -136,7 +136,7 @@ def test_a_job_lost_with_redis_is_queued_again_by_the_dispatcher(api, app):
     from crm.messages.delivery import dispatch_due
     from crm.queue import get_queue
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         # Still waiting in Redis behind a backlog: asked after, not queued a second time.
         waiting = get_queue("messages", app).get_job_ids()
         assert f"message-{raw_id(sent['messageSend']['message']['id'])}-0" in waiting

@@ -12,11 +12,11 @@ from crm.customers.services import create_customer, set_consent, transition_stag
 from crm.enums import Channel, LifecycleStage
 from crm.errors import Invalid
 from crm.segments.rules import AggregateJoins, compile_rule, explain, is_member, validate
-from journeys.cases import open_case
-from journeys.interactions import InteractionRow, record_interaction
-from journeys.models import CaseKind, SurveyKind
-from journeys.surveys import submit_response
-from journeys.touchpoints import create_touchpoint
+from journeys.service.cases import open_case
+from journeys.interactions.services import InteractionRow, record_interaction
+from journeys.service.models import CaseKind, SurveyKind
+from journeys.service.surveys import submit_response
+from journeys.maps.services import create_touchpoint
 from loyalty.services import earn_points
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)   # when the rules are evaluated

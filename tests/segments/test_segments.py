@@ -19,11 +19,11 @@ from crm.errors import DomainError
 from crm.queue import work_once
 from crm.segments import services, tiers
 from crm.segments.models import SegmentKind, SegmentMembership, SegmentMembershipChange
-from journeys.cases import open_case
-from journeys.interactions import InteractionRow, record_interaction
-from journeys.models import CaseKind, SurveyKind
-from journeys.surveys import submit_response
-from journeys.touchpoints import create_touchpoint
+from journeys.service.cases import open_case
+from journeys.interactions.services import InteractionRow, record_interaction
+from journeys.service.models import CaseKind, SurveyKind
+from journeys.service.surveys import submit_response
+from journeys.maps.services import create_touchpoint
 from loyalty.services import earn_points
 
 NOW = utcnow()

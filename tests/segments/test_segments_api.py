@@ -112,7 +112,7 @@ def test_an_order_crossing_the_threshold_joins_through_the_worker_and_a_refund_l
 def _order_id(app, external_id):
     from crm.customers.models import Order
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         order = get_session().scalar(select(Order).where(Order.external_id == external_id))
         return global_id("Order", order.id)
 
@@ -143,7 +143,7 @@ def test_a_bad_rule_names_the_node_and_writes_nothing(app, api, people):
     payload = api.data(CREATE, {"input": {"name": "KEY ACCOUNTS", "kind": "STATIC"}})["segmentCreate"]
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("input.name", "DUPLICATE")]
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         assert session.scalar(select(func.count()).select_from(Segment)) == 1
         assert session.scalar(select(func.count()).select_from(SegmentMembershipChange)) == 0
@@ -226,7 +226,7 @@ def test_preview_counts_and_samples_without_saving(app, api, people):
 
 def _row_counts(app) -> tuple:
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         return tuple(session.scalar(select(func.count()).select_from(m))
                      for m in (Segment, SegmentMembership, SegmentMembershipChange))

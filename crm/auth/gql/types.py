@@ -5,6 +5,7 @@ from graphene import relay
 
 from crm.api.enums import Role
 from crm.api.loaders import Loader
+from crm.api.node import ModelNode
 from crm.api.permissions import STAFF
 from crm.auth.models import StaffUser as StaffUserModel
 from sqlalchemy import select
@@ -23,7 +24,7 @@ class StaffById(Loader):
         return {row.id: row for row in rows}
 
 
-class StaffUser(graphene.ObjectType):
+class StaffUser(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
         description = "A member of staff. Visible to staff roles; a PORTAL token sees its own account manager."
@@ -32,19 +33,7 @@ class StaffUser(graphene.ObjectType):
     email = graphene.String(required=True)
     role = graphene.Field(Role, required=True)
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, StaffUserModel)
-
-    @classmethod
-    def get_node(cls, info, id):
-        import uuid
-        if info.context.viewer.role not in STAFF:
-            return None
-        try:
-            return info.context.session.get(StaffUserModel, uuid.UUID(id))
-        except ValueError:
-            return None
+    node_model, node_roles = StaffUserModel, STAFF
 
 
 class Viewer(graphene.ObjectType):
@@ -69,6 +58,6 @@ class Viewer(graphene.ObjectType):
     def resolve_customer(viewer, info):
         if viewer.customer_id is None:
             return None
-        from crm.customers.gql.types import see_customers
+        from crm.api.access import see_customers
         from crm.customers.selectors import get_customer
         return see_customers(info, get_customer(info.context.session, viewer.customer_id))

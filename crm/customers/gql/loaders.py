@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from crm.api.access import access_customer
 from crm.api.connections import empty_page
 from crm.api.loaders import Loader
 from crm.customers.models import Consent, Customer, LifecycleTransition, Order, ServiceTierChange
-from crm.enums import Role
 from crm.pagination import SortKey, keyset_pages_by_parent
 
 
@@ -95,9 +95,7 @@ class CustomerById(Loader):
         return order.customer_id
 
     def batch(self, keys):
-        viewer = self.context.viewer
-        if viewer.role == Role.PORTAL:  # a portal token resolves only its own customer, on every path
-            keys = [k for k in keys if k == viewer.customer_id]
+        keys = [k for k in keys if access_customer(self.context, k) is not None]  # the PORTAL rule, on every path
         rows = self.session.scalars(select(Customer).where(Customer.id.in_(keys), Customer.merged_into_id.is_(None)))
         return {row.id: row for row in rows}
 

@@ -8,6 +8,7 @@ import decimal
 import graphene
 from flask import current_app
 
+from crm.api.access import access_customer, see_customers
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation, camel
@@ -15,9 +16,8 @@ from crm.api.permissions import MANAGE_CUSTOMERS
 from crm.api.scalars import DateTime, Decimal, JSON
 from crm.customers import email_change, merge, orders, services
 from crm.customers.email_change import EmailChangeSettings
-from crm.customers.gql.types import Customer, Order, see_customers
+from crm.customers.gql.types import Customer, Order
 from crm.enums import Role
-from crm.errors import NotFound
 
 
 class CustomerErrorCode(graphene.Enum):
@@ -96,15 +96,6 @@ def plain(value):
     return value
 
 
-def customer_id_for(info, value: str, field: str):
-    """The customer id an argument names; a PORTAL token can only name its own customer."""
-    customer_id = parse_id(value, "Customer", field)
-    viewer = info.context.viewer
-    if viewer.role == Role.PORTAL and customer_id != viewer.customer_id:
-        raise NotFound("No customer has this id.", field)
-    return customer_id
-
-
 def customer_payload(info, customer):
     return CustomerPayload(customer=see_customers(info, customer), errors=[])
 
@@ -124,7 +115,8 @@ class CustomerCreate(BaseMutation):
     @classmethod
     def perform(cls, info, input):
         ctx = info.context
-        customer = services.create_customer(ctx.session, data=plain(dict(input)), actor=ctx.viewer.actor)
+        customer = services.create_customer(ctx.session, data=plain(dict(input)), actor=ctx.viewer.actor,
+                                            config=ctx.config)
         return customer_payload(info, customer)
 
 
@@ -148,8 +140,9 @@ class CustomerUpdate(BaseMutation):
     def perform(cls, info, id, input):
         ctx = info.context
         verify = EmailChangeSettings.from_config(current_app.config) if ctx.viewer.role == Role.PORTAL else None
-        customer = services.update_customer(ctx.session, customer_id=customer_id_for(info, id, "id"),
-                                            data=plain(dict(input)), actor=ctx.viewer.actor, email_change=verify)
+        customer = services.update_customer(ctx.session, customer_id=access_customer(ctx, id, field="id"),
+                                            data=plain(dict(input)), actor=ctx.viewer.actor, email_change=verify,
+                                            config=ctx.config)
         return customer_payload(info, customer)
 
 
@@ -188,7 +181,7 @@ class CustomerSetConsent(BaseMutation):
     def perform(cls, info, customer_id, channel, granted, source=None):
         ctx = info.context
         source = source or ("portal" if ctx.viewer.role == Role.PORTAL else None)
-        customer = services.set_consent(ctx.session, customer_id=customer_id_for(info, customer_id, "customerId"),
+        customer = services.set_consent(ctx.session, customer_id=access_customer(ctx, customer_id, field="customerId"),
                                         channel=channel, granted=granted, source=source, actor=ctx.viewer.actor)
         return customer_payload(info, customer)
 
@@ -229,7 +222,7 @@ class CustomerSetServiceTier(BaseMutation):
     def perform(cls, info, customer_id, tier=None, reason=None):
         ctx = info.context
         customer = services.set_service_tier(ctx.session, customer_id=parse_id(customer_id, "Customer", "customerId"),
-                                             tier=tier, reason=reason, actor=ctx.viewer.actor)
+                                             tier=tier, reason=reason, actor=ctx.viewer.actor, config=ctx.config)
         return customer_payload(info, customer)
 
 
@@ -270,7 +263,7 @@ class CustomerMerge(BaseMutation):
         ctx = info.context
         customer = merge.merge_customers(ctx.session, primary_id=parse_id(primary_id, "Customer", "primaryId"),
                                          duplicate_id=parse_id(duplicate_id, "Customer", "duplicateId"),
-                                         actor=ctx.viewer.actor)
+                                         actor=ctx.viewer.actor, config=ctx.config)
         return customer_payload(info, customer)
 
 
@@ -291,7 +284,8 @@ class OrderRecord(BaseMutation):
         ctx = info.context
         data = plain(dict(input))
         customer_id = parse_id(data.pop("customerId"), "Customer", "customerId")
-        result = orders.record_order(ctx.session, customer_id=customer_id, data=data, actor=ctx.viewer.actor)
+        result = orders.record_order(ctx.session, customer_id=customer_id, data=data, actor=ctx.viewer.actor,
+                                     config=ctx.config)
         ctx.loaders.see("order", [result.order])
         return OrderRecordPayload(order=result.order, customer=see_customers(info, result.customer), errors=[])
 
@@ -319,7 +313,7 @@ class _OrderClose(BaseMutation):
     def perform(cls, info, order_id, reason=None):
         ctx = info.context
         result = orders.close_order(ctx.session, order_id=parse_id(order_id, "Order", "orderId"), status=cls.status,
-                                    reason=reason, actor=ctx.viewer.actor)
+                                    reason=reason, actor=ctx.viewer.actor, config=ctx.config)
         ctx.loaders.see("order", [result.order])
         return OrderClosePayload(order=result.order, customer=see_customers(info, result.customer), errors=[],
                                  points_reversed=result.figures.get("pointsReversed", 0),

@@ -3,12 +3,13 @@ from __future__ import annotations
 import graphene
 from graphql import GraphQLError
 
+from crm.api.access import see_customers
 from crm.api.connections import page_size
 from crm.api.enums import LifecycleStage, OrderDirection, ServiceTier
 from crm.api.ids import parse_id
 from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, STAFF, PermissionField
 from crm.customers import selectors
-from crm.customers.gql.types import CustomerConnection, Customer, see_customers
+from crm.customers.gql.types import CustomerConnection, Customer
 from crm.errors import DomainError, Forbidden, Invalid
 from crm.api.scalars import DateTime
 

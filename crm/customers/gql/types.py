@@ -9,9 +9,12 @@ from __future__ import annotations
 import graphene
 from graphene import relay
 
+from crm.api.access import actor_for_viewer, see_customers
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.ids import load_node, uuid_or_none
+from crm.api.ids import uuid_or_none
+from crm.api.loaders import resolve_by
+from crm.api.node import ModelNode
 from crm.api.permissions import (
     PII_MASKED, READ_CUSTOMERS, MaskedField, PermissionField, mask_email, mask_phone,
 )
@@ -23,36 +26,11 @@ from crm.customers.orders import average_order_value
 from crm.enums import Role
 
 
-def can_see_customer(info, customer_id) -> bool:
-    viewer = info.context.viewer
-    if viewer.role == Role.PORTAL:
-        return viewer.customer_id == customer_id
-    return viewer.role in READ_CUSTOMERS
-
-
-def see_customers(info, customers):
-    """Filter to what the viewer may see and register the rest for batch loading."""
-    single = not isinstance(customers, list)
-    items = [customers] if single else customers
-    visible = [c for c in items if c is not None and can_see_customer(info, c.id)]
-    info.context.loaders.see("customer", visible)
-    if single:
-        return visible[0] if visible else None
-    return visible
-
-
 class Consent(graphene.ObjectType):
     channel = graphene.Field(Channel, required=True)
     granted = graphene.Boolean(required=True)
     source = graphene.String()
     updated_at = DateTime(required=True)
-
-
-def actor_for_viewer(info, actor: str | None) -> str | None:
-    """Staff are named to staff; a portal token sees "staff" (their emails are internal)."""
-    if actor and "@" in actor and info.context.viewer.role == Role.PORTAL:
-        return "staff"
-    return actor
 
 
 class LifecycleTransition(graphene.ObjectType):
@@ -107,7 +85,7 @@ class CustomerMetrics(graphene.ObjectType):
         return info.context.config["BASE_CURRENCY"]
 
 
-class Order(graphene.ObjectType):
+class Order(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
 
@@ -124,21 +102,9 @@ class Order(graphene.ObjectType):
     closed_at = DateTime()
     close_reason = graphene.String()
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.Order)
+    node_model, node_of_customer, node_seen_as = models.Order, True, "order"
 
-    @classmethod
-    def get_node(cls, info, id):
-        order = load_node(info.context.session, models.Order, id)
-        if order is None or not can_see_customer(info, order.customer_id):
-            return None
-        info.context.loaders.see("order", [order])
-        return order
-
-    @staticmethod
-    def resolve_customer(order, info):
-        return info.context.loaders.get(loaders.CustomerById).load(order.customer_id)
+    resolve_customer = resolve_by(loaders.CustomerById, "customer_id")
 
     @staticmethod
     def resolve_amount_in_base_currency(order, info):
@@ -148,7 +114,7 @@ class Order(graphene.ObjectType):
 OrderConnection = connection_type(Order, "Order")
 
 
-class Customer(graphene.ObjectType):
+class Customer(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
         description = "One customer's whole story. Readable by staff and INTEGRATION; a PORTAL token sees only itself."
@@ -178,15 +144,15 @@ class Customer(graphene.ObjectType):
     metrics = graphene.Field(CustomerMetrics, required=True)
     orders = graphene.Field(graphene.NonNull(OrderConnection), first=graphene.Int(), after=graphene.String(),
                             description="Newest first.")
-    interactions = graphene.Field(graphene.NonNull("journeys.gql.types.InteractionConnection"),
+    interactions = graphene.Field(graphene.NonNull("journeys.interactions.gql.types.InteractionConnection"),
                                   first=graphene.Int(), after=graphene.String(), channel=graphene.Argument(Channel),
                                   description="Newest first.")
-    cases = PermissionField(graphene.NonNull("journeys.gql.types.CaseConnection"), first=graphene.Int(),
+    cases = PermissionField(graphene.NonNull("journeys.service.gql.types.CaseConnection"), first=graphene.Int(),
                             after=graphene.String(),
-                            status=graphene.List(graphene.NonNull("journeys.gql.types.CaseStatus")),
+                            status=graphene.List(graphene.NonNull("journeys.service.gql.types.CaseStatus")),
                             roles=(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT, Role.PORTAL),
                             description="Newest first.")
-    survey_responses = graphene.Field(graphene.NonNull("journeys.gql.types.SurveyResponseConnection"),
+    survey_responses = graphene.Field(graphene.NonNull("journeys.service.gql.types.SurveyResponseConnection"),
                                       first=graphene.Int(), after=graphene.String())
     segments = graphene.List(graphene.NonNull("crm.segments.gql.types.Segment"), required=True,
                              description="Segments the customer is in now. Staff only.")
@@ -199,19 +165,15 @@ class Customer(graphene.ObjectType):
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.Customer)
+    node_model = models.Customer
 
     @classmethod
-    def get_node(cls, info, id):
+    def get_node(cls, info, id):  # a merged customer is no node: get_customer keeps that rule
         from crm.customers.selectors import get_customer
         customer_id = uuid_or_none(id)
         return see_customers(info, get_customer(info.context.session, customer_id)) if customer_id else None
 
-    @staticmethod
-    def resolve_pending_email(customer, info):
-        return info.context.loaders.get(loaders.PendingEmailByCustomer).load(customer.id)
+    resolve_pending_email = resolve_by(loaders.PendingEmailByCustomer, "id")
 
     @staticmethod
     def resolve_display_name(customer, info):
@@ -229,21 +191,13 @@ class Customer(graphene.ObjectType):
     def resolve_attributes(customer, info):
         return customer.attributes or {}
 
-    @staticmethod
-    def resolve_consents(customer, info):
-        return info.context.loaders.get(loaders.ConsentsByCustomer).load(customer.id)
+    resolve_consents = resolve_by(loaders.ConsentsByCustomer, "id")
 
-    @staticmethod
-    def resolve_lifecycle_history(customer, info):
-        return info.context.loaders.get(loaders.LifecycleHistoryByCustomer).load(customer.id)
+    resolve_lifecycle_history = resolve_by(loaders.LifecycleHistoryByCustomer, "id")
 
-    @staticmethod
-    def resolve_service_tier_history(customer, info):
-        return info.context.loaders.get(loaders.TierHistoryByCustomer).load(customer.id)
+    resolve_service_tier_history = resolve_by(loaders.TierHistoryByCustomer, "id")
 
-    @staticmethod
-    def resolve_account_manager(customer, info):
-        return info.context.loaders.get(StaffById).load(customer.account_manager_id)
+    resolve_account_manager = resolve_by(StaffById, "account_manager_id")
 
     @staticmethod
     def resolve_metrics(customer, info):
@@ -259,17 +213,17 @@ class Customer(graphene.ObjectType):
 
     @staticmethod
     def resolve_interactions(customer, info, first=None, after=None, channel=None):
-        from journeys.gql.types import interactions_of
+        from journeys.interactions.gql.types import interactions_of
         return interactions_of(info, customer, page_size(info, first), after, channel)
 
     @staticmethod
     def resolve_cases(customer, info, first=None, after=None, status=None):
-        from journeys.gql.types import cases_of
+        from journeys.service.gql.types import cases_of
         return cases_of(info, customer, page_size(info, first), after, status)
 
     @staticmethod
     def resolve_survey_responses(customer, info, first=None, after=None):
-        from journeys.gql.types import surveys_of
+        from journeys.service.gql.types import surveys_of
         return surveys_of(info, customer, page_size(info, first), after)
 
     @staticmethod

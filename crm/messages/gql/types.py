@@ -8,7 +8,8 @@ from graphene import relay
 
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel
-from crm.api.ids import load_node
+from crm.api.loaders import resolve_by
+from crm.api.node import ModelNode
 from crm.api.permissions import STAFF, check_role
 from crm.api.scalars import DateTime
 from crm.enums import Role
@@ -60,7 +61,7 @@ def _masked_text(message, info, text):
     return mask_text(text, emails=[getattr(customer, "email", None)], phones=[getattr(customer, "phone", None)])
 
 
-class Message(graphene.ObjectType):
+class Message(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
         description = "A message to a customer (or to staff about one): a row first, sent once by the workers."
@@ -84,17 +85,13 @@ class Message(graphene.ObjectType):
                                      description="Set when the message goes to staff about the customer.")
     created_at = DateTime(required=True)
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.Message)
+    node_model = models.Message
 
     @classmethod
-    def get_node(cls, info, id):
-        return visible_message(info, load_node(info.context.session, models.Message, id))
+    def visible_node(cls, info, message):
+        return visible_message(info, message)
 
-    @staticmethod
-    def resolve_customer(message, info):
-        return info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)
+    resolve_customer = resolve_by(loaders.CustomerOfMessage, "customer_id")
 
     @staticmethod
     def resolve_subject(message, info):
@@ -108,9 +105,7 @@ class Message(graphene.ObjectType):
     def resolve_last_error(message, info):
         return None if customer_facing(info) else _masked_text(message, info, message.last_error)
 
-    @staticmethod
-    def resolve_recipient_staff(message, info):
-        return info.context.loaders.get(loaders.StaffOfMessage).load(message.staff_user_id)
+    resolve_recipient_staff = resolve_by(loaders.StaffOfMessage, "staff_user_id")
 
 
 MessageConnection = connection_type(Message, "Message")

@@ -5,12 +5,12 @@ import graphene
 from flask import current_app
 from sqlalchemy import select
 
+from crm.api.access import see_customers
 from crm.api.connections import page_size
 from crm.api.ids import parse_id
 from crm.api.permissions import PermissionField
 from crm.api.scalars import JSON
 from crm.customers.gql.queries import MAX_SEARCH
-from crm.customers.gql.types import see_customers
 from crm.enums import Role
 from crm.errors import Invalid
 from crm.pagination import SortKey, keyset_page

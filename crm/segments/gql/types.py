@@ -4,12 +4,13 @@ from __future__ import annotations
 import graphene
 from graphene import relay
 
+from crm.api.access import actor_for_viewer, see_customers
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import ServiceTier
-from crm.api.ids import load_node
+from crm.api.loaders import resolve_by
+from crm.api.node import ModelNode
 from crm.api.permissions import PII_MASKED, STAFF, check_role, mask_email
 from crm.api.scalars import JSON, DateTime
-from crm.customers.gql.types import actor_for_viewer, see_customers
 from crm.errors import DomainError, Forbidden
 from crm.segments import models
 from crm.segments.rules import condition_fields
@@ -33,7 +34,7 @@ def see_segments(info, segments):
     return segments
 
 
-class Segment(graphene.ObjectType):
+class Segment(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
         description = "A group of customers: DYNAMIC follows a rule, STATIC is kept by hand."
@@ -54,16 +55,11 @@ class Segment(graphene.ObjectType):
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.Segment)
+    node_model, node_roles = models.Segment, SEGMENT_READERS
 
     @classmethod
-    def get_node(cls, info, id):
-        if info.context.viewer.role not in SEGMENT_READERS:
-            return None
-        segment = load_node(info.context.session, models.Segment, id)
-        return see_segments(info, [segment])[0] if segment is not None else None
+    def visible_node(cls, info, segment):
+        return see_segments(info, [segment])[0]
 
     @staticmethod
     def resolve_kind(segment, info):
@@ -89,9 +85,7 @@ class SegmentMembershipChange(graphene.ObjectType):
     actor = graphene.String()
     at = DateTime(required=True)
 
-    @staticmethod
-    def resolve_segment(change, info):
-        return info.context.loaders.get(loaders.SegmentOfChange).load(change.segment_id)
+    resolve_segment = resolve_by(loaders.SegmentOfChange, "segment_id")
 
     @staticmethod
     def resolve_customer(change, info):

@@ -8,7 +8,9 @@ from graphene import relay
 
 from crm.api.connections import connection_type
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.ids import global_id, load_node
+from crm.api.ids import global_id
+from crm.api.loaders import resolve_by
+from crm.api.node import ModelNode
 from crm.api.permissions import check_role
 from crm.api.scalars import JSON, DateTime
 from crm.enums import Role
@@ -197,7 +199,7 @@ class CampaignResults(_Counts, graphene.ObjectType):
         return _reasons(results.exited_by_reason)
 
 
-class Campaign(graphene.ObjectType):
+class Campaign(ModelNode, graphene.ObjectType):
     class Meta:
         interfaces = (relay.Node,)
         description = "A lifecycle campaign or multi-step journey (docs/campaigns.md)."
@@ -227,17 +229,7 @@ class Campaign(graphene.ObjectType):
     paused_at = DateTime()
     finished_at = DateTime()
 
-    @classmethod
-    def is_type_of(cls, root, info):
-        return isinstance(root, models.Campaign)
-
-    @classmethod
-    def get_node(cls, info, id):
-        if info.context.viewer.role not in CAMPAIGN_READERS:
-            return None
-        campaign = load_node(info.context.session, models.Campaign, id)
-        info.context.loaders.see("campaign", [campaign] if campaign else [])
-        return campaign
+    node_model, node_roles, node_seen_as = models.Campaign, CAMPAIGN_READERS, "campaign"
 
     @staticmethod
     def resolve_audience(campaign, info):
@@ -277,9 +269,7 @@ class CampaignPreviewRecipient(graphene.ObjectType):
     send_at = DateTime(description="Their next occurrence of the schedule, in their own timezone; null for a "
                                    "triggered campaign (its delay after their trigger).")
 
-    @staticmethod
-    def resolve_customer(recipient, info):
-        return info.context.loaders.get(loaders.CustomerOfRecipient).load(recipient.customer_id)
+    resolve_customer = resolve_by(loaders.CustomerOfRecipient, "customer_id")
 
 
 class CampaignPreview(graphene.ObjectType):

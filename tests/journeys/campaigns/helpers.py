@@ -64,7 +64,7 @@ def start(app, campaign_id: str, now: datetime) -> None:
     """Schedule a campaign as if at ``now`` (the clock stops there)."""
     clock.freeze(now)
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         from crm.enums import Role
         services.schedule_campaign(get_session(), campaign_id=raw_id(campaign_id), actor="test",
                                    actor_role=Role.MARKETER, now=now)

@@ -48,7 +48,7 @@ def deliver_due(app, now: datetime) -> list[str]:
     """What the sender does with every due campaign message at ``now`` (the queue is tested in test_workers)."""
     clock.freeze(now)
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         due = session.scalars(select(Message.id).where(Message.status.in_(PENDING), Message.scheduled_for <= now,
                                                        Message.trigger.startswith("campaign:"))

@@ -134,7 +134,7 @@ def test_rescheduling_in_a_period_that_was_sent_does_not_send_again(api, app):
     start(app, campaign["id"], t("2026-12-01T00:00:00"))
     run(app, t("2026-12-01T09:00:00"))
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         services.update_campaign(get_session(), campaign_id=raw_id(campaign["id"]),
                                  values={"schedule": {"kind": "RECURRING", "frequency": "DAILY", "local_time": "10:00"}},
                                  actor="test", actor_role=Role.MARKETER, now=t("2026-12-01T09:30:00"))

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from crm.api.ids import global_id
 from crm.enums import Channel
-from journeys import rollups
-from journeys.models import Interaction
+from journeys.maps import rollups
+from journeys.interactions.models import Interaction
 
 HEADER = "customerId,customerExternalId,customerEmail,touchpointKey,occurredAt,emotion,painPoints,note,externalId"
 
@@ -19,9 +19,9 @@ HEADER = "customerId,customerExternalId,customerEmail,touchpointKey,occurredAt,e
 def people(app):
     """Two touchpoints, Ada (SHOP-1) and Bob, and one interaction of Ada's already recorded as "seen"."""
     from crm.customers.services import create_customer
-    from crm.db import get_session
-    from journeys.interactions import InteractionRow, record_interaction
-    from journeys.touchpoints import create_touchpoint
+    from crm.sessions import get_session
+    from journeys.interactions.services import InteractionRow, record_interaction
+    from journeys.maps.services import create_touchpoint
     with app.app_context():
         session = get_session()
         create_touchpoint(session, key="web.checkout", name="Checkout", channel=Channel.WEB, stage="purchase",
@@ -38,7 +38,7 @@ def people(app):
 
 
 def interactions(app) -> list[tuple]:
-    from crm.db import get_session
+    from crm.sessions import get_session
     with app.app_context():
         session = get_session()
         assert rollups.differences(session) == 0
@@ -181,13 +181,13 @@ def test_2500_rows_go_in_three_batches_and_only_50_rejections_are_listed(app, ru
     lookups = [s for s in statements if "customer.external_id IN" in s]
     assert (len(inserts), len(lookups)) == (3, 3)
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         assert get_session().scalar(select(func.count()).select_from(Interaction)) == 1 + 2437
 
 
 def test_an_interrupted_import_keeps_the_batches_before_it(app, people, tmp_path):
-    from crm.db import get_session
-    from journeys import importer
+    from crm.sessions import get_session
+    from journeys.interactions import importer
     path = tmp_path / "five.jsonl"
     path.write_text("".join(json.dumps({"customerExternalId": "SHOP-1", "touchpointKey": "web.checkout",
                                         "occurredAt": f"2026-06-0{i + 2}T08:00:00Z", "externalId": f"k-{i}"}) + "\n"

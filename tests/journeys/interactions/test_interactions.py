@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
-from journeys import rollups
-from journeys.models import Interaction, InteractionPainPoint
+from journeys.maps import rollups
+from journeys.interactions.models import Interaction, InteractionPainPoint
 from tests.helpers import (
     BULK,
     RECORD,
@@ -73,7 +73,7 @@ def test_record_an_interaction_is_idempotent_on_external_id(api, app):
         {"field": "externalId", "code": "IDEMPOTENCY_MISMATCH",
          "message": "This externalId was recorded with a different payload."}])
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         assert session.scalar(select(func.count()).select_from(Interaction)) == 1
         assert session.scalar(select(func.count()).select_from(InteractionPainPoint)) == 2
@@ -110,8 +110,8 @@ def test_text_postgresql_cannot_store_is_refused_before_it_reaches_the_database(
         body = api(RECORD, {"input": {**base, **change}}, status=400)
         assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     with app.app_context():  # the import path reaches the service without the HTTP check
-        from crm.db import get_session
-        from journeys.interactions import InteractionRow, record_interactions
+        from crm.sessions import get_session
+        from journeys.interactions.services import InteractionRow, record_interactions
         result = record_interactions(get_session(), [InteractionRow(raw_id(customer["id"]), "web.checkout",
                                                                     datetime(2026, 6, 1, tzinfo=timezone.utc),
                                                                     note="a\x00b")])
@@ -153,7 +153,7 @@ def test_bulk_records_good_rows_reports_bad_ones_and_skips_duplicates(api, app, 
     assert timeline["totalCount"] == 2
     assert [e["node"]["touchpoint"]["key"] for e in timeline["edges"]] == ["app.onboarding", "web.checkout"]
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         assert rollups.differences(get_session()) == 0
 
 
@@ -239,7 +239,7 @@ def test_parallel_bulk_calls_with_shared_external_ids_record_each_once(api, app)
     assert sum(r["recorded"] for r in results) == 40
     assert sum(r["duplicates"] for r in results) == 40 * 5
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         session = get_session()
         assert session.scalar(select(func.count()).select_from(Interaction)) == 40
         assert rollups.differences(session) == 0

@@ -1,4 +1,4 @@
-"""Journey map figures (journeys.analytics) and their CSV/SVG exports (journeys.reports).
+"""Journey map figures (journeys.maps.analytics) and their CSV/SVG exports (journeys.maps.reports).
 
 Every expected number below is worked out by hand from the data set in ``trial``.
 """
@@ -15,9 +15,9 @@ from crm.api.ids import global_id
 from crm.customers.services import create_customer, set_service_tier
 from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import Invalid
-from journeys.analytics import JourneyFilter, journey_map
-from journeys.interactions import InteractionRow, record_interactions
-from journeys.touchpoints import create_touchpoint, save_journey_map
+from journeys.maps.analytics import JourneyFilter, journey_map
+from journeys.interactions.services import InteractionRow, record_interactions
+from journeys.maps.services import create_touchpoint, save_journey_map
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 EVER = JourneyFilter(from_=T0 - timedelta(days=365), to=T0 + timedelta(days=365))  # covers every interaction
@@ -283,7 +283,7 @@ def test_fixed_number_of_statements_whatever_the_data(trial, count_statements):
 @pytest.fixture
 def tiny(app):
     """Stages one -> two. X: t1 at 0 h (2, slow) and 1 h (-1); t2 at 3 h (no emotion)."""
-    from crm.db import get_session
+    from crm.sessions import get_session
     with app.app_context():
         session = get_session()
         make_map(session, "tiny", ["one", "two"], [("t1", 'Web, "home" <page> & more', Channel.WEB, "one"),
@@ -376,7 +376,7 @@ def test_reports_are_for_staff(client, tokens, tiny, portal_token, app):
         "message": "The INTEGRATION role may not read reports; one of ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, "
                    "MARKETER may.", "extensions": {"code": "FORBIDDEN"}}]}
     from crm.customers.models import Customer
-    from crm.db import get_session
+    from crm.sessions import get_session
     with app.app_context():
         customer_id = get_session().query(Customer.id).scalar()
     response = client.get("/reports/journey-map/tiny.svg",

@@ -15,10 +15,11 @@ from crm.enums import Channel, ServiceTier
 from crm.errors import DomainError
 from crm.outbox import OutboxEntry
 from crm.queue import work_once
-from journeys import cases
-from journeys.interactions import InteractionRow, record_interaction
-from journeys.models import CaseEvent, CaseKind, CaseStatus, Interaction
-from journeys.touchpoints import create_touchpoint
+from journeys.service import cases
+from journeys.interactions.services import InteractionRow, record_interaction
+from journeys.interactions.models import Interaction
+from journeys.service.models import CaseEvent, CaseKind, CaseStatus
+from journeys.maps.services import create_touchpoint
 from loyalty import jobs
 from loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount
 
@@ -333,10 +334,10 @@ def test_case_steps_land_on_the_after_sales_map(ctx):
 def test_service_metrics_by_hand(ctx, app, count_statements, monkeypatch):
     from crm.customers.models import Customer
     from crm.customers.selectors import FILTER_PROVIDERS
-    from journeys.metrics import KpiTarget, service_metrics
-    from journeys.models import SurveyKind
+    from journeys.service.metrics import KpiTarget, service_metrics
+    from journeys.service.models import SurveyKind
     from journeys.settings import JourneySettings
-    from journeys.surveys import submit_response
+    from journeys.service.surveys import submit_response
 
     def t(month, day, hour, minute=0):
         return datetime(2026, month, day, hour, minute, tzinfo=timezone.utc)

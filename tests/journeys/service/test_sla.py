@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crm.errors import DomainError
-from journeys import sla
-from journeys.models import SlaPolicy
+from journeys.service import sla
+from journeys.service.models import SlaPolicy
 
 WEEK = {"timezone": "Europe/Berlin", "weekdays": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00",
         "holidays": ["2026-06-08"]}
@@ -151,15 +151,15 @@ def _customer(session, email, tier=None):
 
 def _open(session, person, now):
     from crm.enums import Channel
-    from journeys.cases import open_case
-    from journeys.models import CaseKind
+    from journeys.service.cases import open_case
+    from journeys.service.models import CaseKind
     return open_case(session, customer_id=person.id, kind=CaseKind.INQUIRY, channel=Channel.WEB, subject="Help",
                      description=None, actor="sam", now=now)
 
 
 def test_update_sla_policy_applies_to_cases_opened_afterwards(ctx, app):
     from crm.enums import ServiceTier
-    from journeys.cases import update_sla_policy
+    from journeys.service.cases import update_sla_policy
     ann = _customer(ctx, "ann@example.com")
     before = _open(ctx, ann, utc(2026, 10, 23, 14, 0))
     policy = update_sla_policy(ctx, service_tier=ServiceTier.STANDARD, first_response_minutes=120,
@@ -191,7 +191,7 @@ def test_update_sla_policy_applies_to_cases_opened_afterwards(ctx, app):
 ])
 def test_update_sla_policy_errors(ctx, change, code, field):
     from crm.enums import ServiceTier
-    from journeys.cases import update_sla_policy
+    from journeys.service.cases import update_sla_policy
     args = {"service_tier": ServiceTier.VIP, "first_response_minutes": 60, "resolution_minutes": 60,
             "business_hours": None, **change}
     with pytest.raises(DomainError) as error:
@@ -200,8 +200,8 @@ def test_update_sla_policy_errors(ctx, change, code, field):
 
 
 def test_the_case_queue_filters_by_overall_sla_state_in_sql(ctx):
-    from journeys import cases
-    from journeys.models import CaseStatus
+    from journeys.service import cases
+    from journeys.service.models import CaseStatus
     now = utc(2026, 6, 10, 12, 0)
     ann, bob = _customer(ctx, "ann@example.com"), _customer(ctx, "bob@example.com")
 
@@ -251,7 +251,7 @@ def test_the_case_queue_filters_by_overall_sla_state_in_sql(ctx):
 
 
 def test_the_case_queue_is_newest_first_in_pages(ctx):
-    from journeys.cases import list_cases
+    from journeys.service.cases import list_cases
     ann = _customer(ctx, "ann@example.com")
     opened = [_open(ctx, ann, utc(2026, 6, 1, hour)) for hour in (9, 11, 10, 11)]
     expected = sorted(opened, key=lambda c: (c.opened_at, c.id), reverse=True)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from crm.customers import services as customer_services
 from crm.enums import Channel, ServiceTier
 from crm.outbox import OutboxEntry
-from journeys import alerts, cases
-from journeys.models import CaseKind
+from journeys.service import alerts, cases
+from journeys.service.models import CaseKind
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 ALERTS = "tests.jobs_for_tests.record_event"

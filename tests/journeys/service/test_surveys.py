@@ -57,7 +57,7 @@ def test_detractors_emit_an_event_promoters_do_not(api, app, subscriptions):
     submit(api, customerId=customer["id"], kind="CSAT", score=2)
     submit(api, customerId=customer["id"], kind="CES", score=1)
     with app.app_context():
-        from crm.db import get_session
+        from crm.sessions import get_session
         entries = get_session().scalars(select(OutboxEntry).where(
             OutboxEntry.func == "tests.jobs_for_tests.record_event")).all()
         topics = [(e.args[0]["topic"], e.args[0]["kind"], e.args[0]["score"]) for e in entries]

@@ -1,0 +1,1 @@
+"""Interactions: recording what customers did at touchpoints (services) and importing them from files (importer)."""

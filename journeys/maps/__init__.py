@@ -1,0 +1,1 @@
+"""Journey maps: stages and touchpoints (services), the per-customer rollups, analytics and the CSV/SVG reports."""

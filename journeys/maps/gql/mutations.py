@@ -1,0 +1,78 @@
+"""Journey map mutations: parse, call one service, shape the payload."""
+from __future__ import annotations
+
+import graphene
+
+from crm.api.enums import Channel
+from crm.api.mutations import BaseMutation
+from crm.enums import Role
+from journeys.gql.errors import journey_errors
+from journeys.maps import services as touchpoints
+from journeys.maps.gql.report_types import JourneyMapDefinition
+from journeys.maps.gql.types import Touchpoint
+
+MAP_EDITORS = (Role.ADMIN, Role.MARKETER)
+
+
+class TouchpointPayload(graphene.ObjectType):
+    touchpoint = graphene.Field(Touchpoint)
+    errors = journey_errors()
+
+
+class JourneyMapPayload(graphene.ObjectType):
+    journey_map = graphene.Field(JourneyMapDefinition)
+    errors = journey_errors()
+
+
+class TouchpointCreateInput(graphene.InputObjectType):
+    key = graphene.String(required=True)
+    name = graphene.String(required=True)
+    channel = Channel(required=True)
+    stage = graphene.String(required=True)
+    journey_map = graphene.String(required=True)
+
+
+class JourneyMapSaveInput(graphene.InputObjectType):
+    key = graphene.String(required=True)
+    name = graphene.String(required=True)
+    stages = graphene.List(graphene.NonNull(graphene.String), required=True)
+
+
+class TouchpointCreate(BaseMutation):
+    """Add a touchpoint to a stage of a journey map."""
+
+    class Arguments:
+        input = TouchpointCreateInput(required=True)
+
+    class Meta:
+        output = TouchpointPayload
+        permissions = MAP_EDITORS
+
+    @classmethod
+    def perform(cls, info, input):
+        touchpoint = touchpoints.create_touchpoint(info.context.session, key=input["key"], name=input["name"],
+                                                   channel=input["channel"], stage=input["stage"],
+                                                   journey_map=input["journey_map"])
+        return TouchpointPayload(touchpoint=touchpoint, errors=[])
+
+
+class JourneyMapSave(BaseMutation):
+    """Create a journey map or change its name and stages; stages with touchpoints cannot be removed."""
+
+    class Arguments:
+        input = JourneyMapSaveInput(required=True)
+
+    class Meta:
+        output = JourneyMapPayload
+        permissions = MAP_EDITORS
+
+    @classmethod
+    def perform(cls, info, input):
+        saved = touchpoints.save_journey_map(info.context.session, key=input["key"], name=input["name"],
+                                             stages=input["stages"])
+        return JourneyMapPayload(journey_map=saved, errors=[])
+
+
+class MapMutations(graphene.ObjectType):
+    touchpoint_create = TouchpointCreate.Field()
+    journey_map_save = JourneyMapSave.Field()

@@ -1,0 +1,29 @@
+"""GraphQL types of journey maps: the touchpoint catalogue."""
+from __future__ import annotations
+
+import graphene
+from graphene import relay
+
+from crm.api.enums import Channel
+from crm.api.node import ModelNode
+from crm.enums import STAFF_ROLES, Role
+from journeys.maps import models
+
+TOUCHPOINT_READERS = (*STAFF_ROLES, Role.INTEGRATION)
+
+
+class Touchpoint(ModelNode, graphene.ObjectType):
+    class Meta:
+        interfaces = (relay.Node,)
+
+    key = graphene.String(required=True, description='e.g. "web.checkout", "store.repair-desk"')
+    name = graphene.String(required=True)
+    channel = graphene.Field(Channel, required=True)
+    stage = graphene.String(required=True)
+    journey_map = graphene.String(required=True)
+
+    node_model, node_roles = models.Touchpoint, TOUCHPOINT_READERS
+
+    @staticmethod
+    def resolve_journey_map(touchpoint, info):
+        return touchpoint.journey_map_key

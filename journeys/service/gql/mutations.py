@@ -1,0 +1,211 @@
+"""Service mutations: parse, call one service, shape the payload."""
+from __future__ import annotations
+
+import graphene
+
+from crm.api.access import access_customer
+from crm.api.enums import Channel, ServiceTier
+from crm.api.ids import parse_id
+from crm.api.mutations import BaseMutation
+from crm.api.scalars import JSON
+from crm.enums import Role
+from journeys.gql.errors import journey_errors
+from journeys.service import cases, surveys
+from journeys.service.gql.report_types import SlaPolicy
+from journeys.service.gql.types import SERVICE_DESK, Case, CaseKind, CaseStatus, SurveyKind, SurveyResponse
+
+
+class CasePayload(graphene.ObjectType):
+    case = graphene.Field(Case)
+    errors = journey_errors()
+
+
+class SurveyResponsePayload(graphene.ObjectType):
+    survey_response = graphene.Field(SurveyResponse)
+    errors = journey_errors()
+
+
+class SlaPolicyPayload(graphene.ObjectType):
+    sla_policy = graphene.Field(SlaPolicy)
+    errors = journey_errors()
+
+
+class CaseOpenInput(graphene.InputObjectType):
+    customer_id = graphene.ID(required=True)
+    kind = CaseKind(required=True)
+    channel = Channel(required=True)
+    subject = graphene.String(required=True)
+    description = graphene.String()
+
+
+class CaseResolveInput(graphene.InputObjectType):
+    resolution = graphene.String(required=True)
+    root_cause = graphene.String(description="Required for a COMPLAINT.")
+    compensation_points = graphene.Int(description="Loyalty points credited once per case.")
+
+
+class SurveyResponseInput(graphene.InputObjectType):
+    customer_id = graphene.ID(required=True)
+    kind = SurveyKind(required=True)
+    score = graphene.Int(required=True)
+    comment = graphene.String()
+    case_id = graphene.ID()
+
+
+class SlaPolicyUpdateInput(graphene.InputObjectType):
+    service_tier = ServiceTier(required=True)
+    name = graphene.String()
+    first_response_minutes = graphene.Int(required=True)
+    resolution_minutes = graphene.Int(required=True)
+    business_hours = JSON(description="Null: around the clock.")
+
+
+def _case_payload(info, case):
+    info.context.loaders.see("case", [case])
+    return CasePayload(case=case, errors=[])
+
+
+class CaseOpen(BaseMutation):
+    """Open a case; priority and SLA follow the customer's service tier. A PORTAL token opens its own."""
+
+    class Arguments:
+        input = CaseOpenInput(required=True)
+
+    class Meta:
+        output = CasePayload
+        permissions = (*SERVICE_DESK, Role.INTEGRATION, Role.PORTAL)
+
+    @classmethod
+    def perform(cls, info, input):
+        ctx = info.context
+        case = cases.open_case(ctx.session, customer_id=access_customer(ctx, input["customer_id"], field="customerId"),
+                               kind=input["kind"], channel=input["channel"], subject=input["subject"],
+                               description=input.get("description"), actor=ctx.viewer.actor)
+        return _case_payload(info, case)
+
+
+class CaseRespond(BaseMutation):
+    """Answer the customer; the first response stops the first-response clock."""
+
+    class Arguments:
+        case_id = graphene.ID(required=True)
+        message = graphene.String(required=True)
+
+    class Meta:
+        output = CasePayload
+        permissions = SERVICE_DESK
+
+    @classmethod
+    def perform(cls, info, case_id, message):
+        case = cases.respond(info.context.session, case_id=parse_id(case_id, "Case", "caseId"), message=message,
+                             actor=info.context.viewer.actor)
+        return _case_payload(info, case)
+
+
+class CaseAssign(BaseMutation):
+    """Give a case to an ADMIN, ACCOUNT_MANAGER or SUPPORT_AGENT; staffUserId null takes it back."""
+
+    class Arguments:
+        case_id = graphene.ID(required=True)
+        staff_user_id = graphene.ID()
+
+    class Meta:
+        output = CasePayload
+        permissions = SERVICE_DESK
+
+    @classmethod
+    def perform(cls, info, case_id, staff_user_id=None):
+        case = cases.assign(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
+                            staff_user_id=parse_id(staff_user_id, "StaffUser", "staffUserId") if staff_user_id
+                            else None, actor=info.context.viewer.actor)
+        return _case_payload(info, case)
+
+
+class CaseTransition(BaseMutation):
+    """Move a case along RECEIVED -> DIAGNOSING -> SOLUTION_PROPOSED -> RESOLVED -> FOLLOWED_UP -> CLOSED;
+    a RESOLVED case may be reopened to DIAGNOSING. Resolving goes through caseResolve."""
+
+    class Arguments:
+        case_id = graphene.ID(required=True)
+        to_status = CaseStatus(required=True)
+        note = graphene.String()
+
+    class Meta:
+        output = CasePayload
+        permissions = SERVICE_DESK
+
+    @classmethod
+    def perform(cls, info, case_id, to_status, note=None):
+        case = cases.transition(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
+                                to_status=to_status, note=note, actor=info.context.viewer.actor)
+        return _case_payload(info, case)
+
+
+class CaseResolve(BaseMutation):
+    """Resolve a case whose solution was proposed. A COMPLAINT needs its root cause; compensationPoints are
+    credited to the customer's loyalty account exactly once, however often the call is repeated."""
+
+    class Arguments:
+        case_id = graphene.ID(required=True)
+        input = CaseResolveInput(required=True)
+
+    class Meta:
+        output = CasePayload
+        permissions = SERVICE_DESK
+
+    @classmethod
+    def perform(cls, info, case_id, input):
+        case = cases.resolve(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
+                             resolution=input["resolution"], root_cause=input.get("root_cause"),
+                             compensation_points=input.get("compensation_points"), actor=info.context.viewer.actor)
+        return _case_payload(info, case)
+
+
+class SurveyResponseSubmit(BaseMutation):
+    """Answer a CSAT (1..5), NPS (0..10) or CES (1..7) survey, once per customer, kind and case.
+    A PORTAL token answers for its own customer."""
+
+    class Arguments:
+        input = SurveyResponseInput(required=True)
+
+    class Meta:
+        output = SurveyResponsePayload
+        permissions = (*SERVICE_DESK, Role.INTEGRATION, Role.PORTAL)
+
+    @classmethod
+    def perform(cls, info, input):
+        result = surveys.submit_response(
+            info.context.session, customer_id=access_customer(info.context, input["customer_id"], field="customerId"),
+            kind=input["kind"], score=input["score"], comment=input.get("comment"),
+            case_id=parse_id(input["case_id"], "Case", "caseId") if input.get("case_id") else None)
+        info.context.loaders.see("survey", [result.response])
+        return SurveyResponsePayload(survey_response=result.response, errors=[])
+
+
+class SlaPolicyUpdate(BaseMutation):
+    """Change a tier's SLA targets and business hours; cases opened afterwards follow it."""
+
+    class Arguments:
+        input = SlaPolicyUpdateInput(required=True)
+
+    class Meta:
+        output = SlaPolicyPayload
+        permissions = (Role.ADMIN,)
+
+    @classmethod
+    def perform(cls, info, input):
+        policy = cases.update_sla_policy(info.context.session, service_tier=input["service_tier"],
+                                         first_response_minutes=input["first_response_minutes"],
+                                         resolution_minutes=input["resolution_minutes"],
+                                         business_hours=input.get("business_hours"), name=input.get("name"))
+        return SlaPolicyPayload(sla_policy=policy, errors=[])
+
+
+class ServiceMutations(graphene.ObjectType):
+    case_open = CaseOpen.Field()
+    case_respond = CaseRespond.Field()
+    case_assign = CaseAssign.Field()
+    case_transition = CaseTransition.Field()
+    case_resolve = CaseResolve.Field()
+    survey_response_submit = SurveyResponseSubmit.Field()
+    sla_policy_update = SlaPolicyUpdate.Field()
