@@ -9,6 +9,19 @@ from flask import Flask
 __version__ = "0.1.0"
 
 
+def import_models():
+    """Every domain's models, on the one metadata: what Alembic and the test suite build and compare.
+    Returns the declarative base."""
+    import crm.models  # noqa: F401
+    import journeys.campaigns.models  # noqa: F401
+    import journeys.interactions.models  # noqa: F401
+    import journeys.maps.models  # noqa: F401
+    import journeys.service.models  # noqa: F401
+    import loyalty.models  # noqa: F401
+    from crm.db import Base
+    return Base
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config from CRM_* environment variables, overridable by ``config``."""
     app = Flask(__name__, instance_path=os.environ.get("CRM_INSTANCE_PATH") or None)
@@ -37,10 +50,13 @@ def create_app(config: dict | None = None) -> Flask:
     campaigns.init_app(app)
     loyalty.init_app(app)
 
+    from crm.api import browser, graphiql
     from crm.api.schema import build_schema
     from crm.api.view import bp
     app.extensions["crm.schema"] = build_schema()
     app.register_blueprint(bp)
+    app.register_blueprint(graphiql.bp)
+    browser.init_app(app)
 
     from crm.cli import register_commands
     register_commands(app)

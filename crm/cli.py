@@ -14,7 +14,12 @@ from crm.enums import Role
 
 def _app_factory():
     from crm import create_app
-    return create_app()
+    from crm.config import ConfigError
+    try:
+        return create_app()
+    except ConfigError as exc:  # a setting to fix, not a bug: the reason without a traceback
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 @click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, add_version_option=False)
@@ -31,12 +36,13 @@ def serve_app(app, host: str, port: int) -> None:
     """Serve the API; with no CRM_REDIS_URL an in-process worker runs jobs alongside."""
     from werkzeug.serving import run_simple
 
+    from crm.api.browser import RequestHandler
     from crm.queue import start_embedded_worker
     if app.extensions["crm.redis_embedded"]:
         start_embedded_worker(app)
         click.echo("No CRM_REDIS_URL: jobs run in-process on an embedded Redis stand-in.")
     click.echo(f"GraphQL API on http://{host}:{port}/graphql  (health: /healthz)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RequestHandler)
 
 
 @click.command("serve")
@@ -180,6 +186,28 @@ def tokens_revoke(token_id):
     click.echo(f"token {row.id} ({row.role.value}) revoked at {row.revoked_at.isoformat()}")
 
 
+@click.group("permissions")
+def permissions_group():
+    """The permission table (crm/auth/permissions.py)."""
+
+
+@permissions_group.command("table")
+@click.option("--readme", "readme", type=click.Path(exists=True, dir_okay=False),
+              help="Rewrite the table between the markers of this file (README.md) instead of printing it.")
+def permissions_table(readme):
+    """Print the role table as markdown, or write it into the README (a test fails when they differ)."""
+    from crm.auth.permissions import markdown_table, with_table
+    if readme is None:
+        click.echo(markdown_table(), nl=False)
+        return
+    target = Path(readme)
+    try:
+        target.write_text(with_table(target.read_text()))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote the permissions table into {target}")
+
+
 @click.group("customers")
 def customers_group():
     """Customer maintenance."""
@@ -204,9 +232,10 @@ def demo(count, host, port, no_serve):
     """Upgrade the database, seed a realistic demo data set, print an admin token, serve."""
     from crm.demo import seed
     from crm.migrate import upgrade
+    from crm.sessions import get_session
     app = current_app._get_current_object()
     upgrade(app.config["DATABASE_URL"])
-    token = seed(count)
+    token = seed(get_session(), count, config=app.config)
     click.echo("\nAdmin token (send as `Authorization: Bearer <token>`):")
     click.echo(token)
     sys.stdout.flush()
@@ -217,5 +246,5 @@ def demo(count, host, port, no_serve):
 def register_commands(app) -> None:
     """Attach every command to ``app.cli``; the `crm` script (a FlaskGroup) serves them from there."""
     for command in (serve_command, worker_command, db_group, graphql_group, staff_group, tokens_group,
-                    customers_group, demo):
+                    permissions_group, customers_group, demo):
         app.cli.add_command(command)

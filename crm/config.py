@@ -6,6 +6,18 @@ Flask's ``from_prefixed_env`` parses each value as JSON when it can, so
 """
 from __future__ import annotations
 
+import os
+import re
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?")
+
+
+class ConfigError(RuntimeError):
+    """A setting the app refuses to start with; the message names the variable and says what to do."""
+
+
 DEFAULTS: dict[str, object] = {
     # "development" or "production"; production turns introspection and suggestions off.
     "ENV": "development",
@@ -13,7 +25,12 @@ DEFAULTS: dict[str, object] = {
     "DATABASE_URL": None,
     # None: an embedded in-process Redis stand-in with an in-process worker.
     "REDIS_URL": None,
-    "SECRET_KEY": "dev-insecure-change-me",
+    # Flask's SECRET_KEY: what the app signs. Production refuses this default and any key under 32 characters.
+    "SECRET_KEY": DEFAULT_SECRET_KEY,
+    # Browsers: origins allowed to call the API from their pages (exact "scheme://host[:port]", comma-separated
+    # or a JSON list; none by default), and GraphiQL on GET /graphql (None: on in development, off in production).
+    "CORS_ORIGINS": "",
+    "GRAPHIQL": None,
     "DEFAULT_TIMEZONE": "UTC",
     # Run the platform clock this many seconds away from the machine's (crm/clock.py). 0 in production;
     # the test suite's shifted run and rehearsals set it, and every process of one deployment must agree.
@@ -57,9 +74,41 @@ DEFAULTS: dict[str, object] = {
 def load_config(app, overrides: dict | None = None) -> None:
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env(prefix="CRM")
+    if "CRM_SECRET_KEY" in os.environ:  # as typed: the JSON parsing would turn an all-digit key into an int
+        app.config["SECRET_KEY"] = os.environ["CRM_SECRET_KEY"]
     if overrides:
         app.config.update(overrides)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{app.instance_path}/crm.sqlite"
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
     app.config["PRODUCTION"] = str(app.config["ENV"]).lower() == "production"
+    if app.config["PRODUCTION"]:
+        check_secret_key(app.config["SECRET_KEY"])
+    app.config["CORS_ORIGINS"] = cors_origins(app.config["CORS_ORIGINS"])
+    if app.config["GRAPHIQL"] is None:
+        app.config["GRAPHIQL"] = not app.config["PRODUCTION"]
+    elif not isinstance(app.config["GRAPHIQL"], bool):
+        raise ConfigError(f"CRM_GRAPHIQL must be true or false, not {app.config['GRAPHIQL']!r}.")
+
+
+def check_secret_key(key) -> None:
+    """Production signs with CRM_SECRET_KEY: the public default or a short key would let anyone forge."""
+    if not key or key == DEFAULT_SECRET_KEY:
+        raise ConfigError("CRM_SECRET_KEY is unset (the development default) or empty: production needs a random "
+                          f"key of at least {MIN_SECRET_KEY_LENGTH} characters, e.g. from "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"CRM_SECRET_KEY has {len(key)} characters: production needs at least "
+                          f"{MIN_SECRET_KEY_LENGTH} random ones.")
+
+
+def cors_origins(value) -> tuple[str, ...]:
+    """CRM_CORS_ORIGINS as exact origins. A pattern or "*" is refused: flask-cors would read one as a regular
+    expression, and any site could then call the API with a token it holds."""
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+    origins = tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"CRM_CORS_ORIGINS: {origin!r} is not an exact origin like https://shop.example.com "
+                              "or http://localhost:3000 (scheme, host, optional port; no path, no wildcard).")
+    return origins

@@ -6,47 +6,25 @@ import enum
 import sqlalchemy as sa
 
 
-class Role(str, enum.Enum):
-    ADMIN = "ADMIN"
-    ACCOUNT_MANAGER = "ACCOUNT_MANAGER"
-    SUPPORT_AGENT = "SUPPORT_AGENT"
-    MARKETER = "MARKETER"
-    PORTAL = "PORTAL"
-    INTEGRATION = "INTEGRATION"
+def named_enum(name: str, members: str, module: str) -> type[enum.Enum]:
+    """A str enum whose every value is its member's name, as GraphQL enum values are; ``members`` space-separated,
+    in order. ``module`` (the caller's ``__name__``) keeps the members picklable, as a class statement would."""
+    return enum.Enum(name, [(member, member) for member in members.split()], type=str, module=module, qualname=name)
+
+
+Role = named_enum("Role", "ADMIN ACCOUNT_MANAGER SUPPORT_AGENT MARKETER PORTAL INTEGRATION", __name__)
 
 
 STAFF_ROLES = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT, Role.MARKETER)
 
 
-class LifecycleStage(str, enum.Enum):
-    LEAD = "LEAD"
-    PROSPECT = "PROSPECT"
-    NEW = "NEW"
-    DEVELOPING = "DEVELOPING"
-    LOYAL = "LOYAL"
-    ADVOCATE = "ADVOCATE"
-    AT_RISK = "AT_RISK"
-    CHURNED = "CHURNED"
+LifecycleStage = named_enum("LifecycleStage", "LEAD PROSPECT NEW DEVELOPING LOYAL ADVOCATE AT_RISK CHURNED", __name__)
 
 
-class ServiceTier(str, enum.Enum):
-    VIP = "VIP"
-    PREFERRED = "PREFERRED"
-    STANDARD = "STANDARD"
+ServiceTier = named_enum("ServiceTier", "VIP PREFERRED STANDARD", __name__)
 
 
-class Channel(str, enum.Enum):
-    EMAIL = "EMAIL"
-    SMS = "SMS"
-    PUSH = "PUSH"
-    PHONE = "PHONE"
-    WEB = "WEB"
-    APP = "APP"
-    SOCIAL = "SOCIAL"
-    CHAT = "CHAT"
-    STORE = "STORE"
-    SERVICE_CENTER = "SERVICE_CENTER"
-    SELF_SERVICE = "SELF_SERVICE"
+Channel = named_enum("Channel", "EMAIL SMS PUSH PHONE WEB APP SOCIAL CHAT STORE SERVICE_CENTER SELF_SERVICE", __name__)
 
 
 def enum_column(enum_cls: type[enum.Enum]) -> sa.Enum:

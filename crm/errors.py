@@ -1,11 +1,26 @@
 """Domain errors: raised by services, turned into payload errors by the mutation base class."""
 from __future__ import annotations
 
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """The codes any service may raise and the mutation base returns itself (refused role, invalid or missing
+    argument): every domain's error-code enum has these members too (tests/platform/test_error_codes.py)."""
+
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+
 
 class DomainError(Exception):
-    """A failure the caller can act on. ``code`` is a value of the domain's ErrorCode enum."""
+    """A failure the caller can act on. ``code`` is a member of the domain's error-code enum
+    (``<domain>/errors.py``), a StrEnum: its value is the GraphQL enum value the payload carries."""
 
-    def __init__(self, code: str, message: str, field: str | None = None):
+    def __init__(self, code: enum.Enum, message: str, field: str | None = None):
+        if not isinstance(code, enum.Enum):  # a free-text code would reach a payload whose enum lacks it
+            raise TypeError(f"DomainError takes a member of an error-code enum, not {code!r}.")
         super().__init__(message)
         self.code = code
         self.message = message
@@ -14,14 +29,14 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     def __init__(self, message: str, field: str | None = None):
-        super().__init__("NOT_FOUND", message, field)
+        super().__init__(ErrorCode.NOT_FOUND, message, field)
 
 
 class Forbidden(DomainError):
     def __init__(self, message: str = "You do not have permission to do this.", field: str | None = None):
-        super().__init__("FORBIDDEN", message, field)
+        super().__init__(ErrorCode.FORBIDDEN, message, field)
 
 
 class Invalid(DomainError):
     def __init__(self, message: str, field: str | None = None):
-        super().__init__("INVALID", message, field)
+        super().__init__(ErrorCode.INVALID, message, field)

@@ -1,17 +1,14 @@
-"""Contact details masked for the roles that may not see them (MARKETER): the masks, and text with every
-address and number in it masked. No GraphQL here: services and templates use it too."""
+"""Contact details masked for the roles that may not see them (those without customers.pii, in
+crm.auth.permissions): the masks, and text with every address and number in it masked. No GraphQL here:
+services and templates use it too."""
 from __future__ import annotations
 
 import re
 from typing import Iterable
 from urllib.parse import quote, unquote
 
+from crm.auth.permissions import Capability, has
 from crm.enums import Role
-
-# Roles that see a customer's email and phone masked. They can neither search nor look up by them,
-# or they could recover the hidden values one character at a time; templates they write render with
-# the masked values; message text they read has every address and number masked.
-PII_MASKED = (Role.MARKETER,)
 
 # Rule fields (the segments language) that read contact details: masked roles may not select by them.
 CONTACT_FIELDS = ("email", "phone")
@@ -25,7 +22,11 @@ _PHONE_IN_TEXT = re.compile(r"\+[1-9](?:[ ().\-]?[0-9]){5,16}")
 
 
 def masks_pii(role: Role | None) -> bool:
-    return role in PII_MASKED
+    """Whether ``role`` sees a customer's email and phone masked. Such a role can neither search nor look up
+    by them, or it could recover the hidden values one character at a time; templates it writes render with
+    the masked values; message text it reads has every address and number masked. No role (None) is the
+    platform itself, which sees them."""
+    return role is not None and not has(role, Capability.CUSTOMERS_PII)
 
 
 def refuse_selection_by_contact(role: Role | None, used_fields: set[str], field: str) -> None:

@@ -12,10 +12,9 @@ from typing import Any, Callable
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from crm.api.body import unstorable
-from crm.api.scalars import decimal_in_range
 from crm.errors import Invalid
 from crm.instants import InstantError, parse_instant
+from crm.values import decimal_in_range, unstorable
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ def get_session() -> Session:
     return g.db_session
 
 
+def new_session() -> Session:
+    """A session apart from the app context's, for writes that must outlive its rollback; the caller closes it."""
+    return current_app.extensions["crm.sessionmaker"]()
+
+
 def current_config():
     """The running app's configuration, for entry points that turn it into a domain's settings."""
     return current_app.config

@@ -2,13 +2,13 @@
 
 maps: journey maps, touchpoints, their rollups and reports; interactions: recording and importing what
 customers did; service: cases, SLA, alerts, metrics, surveys and care; campaigns: lifecycle campaigns
-(initialised from crm/__init__.py, like the other domains). merge.py and cli.py span the subpackages.
+(initialised from crm/__init__.py, like the other domains). merge.py, cli.py and demo.py span the subpackages.
 """
 
 
 def init_app(app) -> None:
-    """Plug journeys into the customer core: settings, merge hook, segment fields, the SLA sweep, CLI and
-    report routes."""
+    """Plug journeys into the customer core: settings, merge hook, segment fields, Customer fields, the SLA sweep,
+    CLI, report routes and the demo."""
     from crm.customers.merge import MERGE_HOOKS
     from crm.customers.scores import NEGATIVE_SIGNAL_PROVIDERS
     from crm.queue import PERIODIC_JOBS
@@ -27,6 +27,10 @@ def init_app(app) -> None:
     from journeys.service.segment_fields import service_fields
     register_field_provider("journeys.interactions", interaction_fields)
     register_field_provider("journeys.service", service_fields)
+    from crm.api.extensions import register_fields
+    register_fields("Customer", "journeys.interactions", "journeys.interactions.gql.types.CustomerInteractions")
+    register_fields("Customer", "journeys.service", "journeys.service.gql.types.CustomerService")
+    register_fields("LedgerEntry", "journeys.service", "journeys.service.gql.types.LedgerEntryCase")
     sweep = ("journeys-sla-sweep", "journeys.service.jobs.sweep_sla", "JOURNEYS_SLA_SWEEP_INTERVAL")
     if sweep not in PERIODIC_JOBS:
         PERIODIC_JOBS.append(sweep)
@@ -48,3 +52,6 @@ def init_app(app) -> None:
         app.register_blueprint(blueprint)
     app.cli.add_command(import_group)
     app.cli.add_command(journeys_group)
+    from crm.demo.registry import register
+    from journeys.demo import seed_journeys
+    register("journeys", seed_journeys, after=("customers", "rewards"))

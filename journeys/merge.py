@@ -11,7 +11,7 @@ from journeys.service.models import Case, SurveyKind, SurveyResponse
 from journeys.service.surveys import refresh_survey_metrics
 
 
-def move_journeys(session: Session, primary: Customer, duplicate: Customer) -> None:
+def move_journeys(session: Session, primary: Customer, duplicate: Customer, config) -> None:
     session.execute(update(Interaction).where(Interaction.customer_id == duplicate.id)
                     .values(customer_id=primary.id))
     session.execute(update(Case).where(Case.customer_id == duplicate.id).values(customer_id=primary.id))

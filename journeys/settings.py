@@ -41,8 +41,3 @@ class JourneySettings:
             sla_at_risk_share=float(config["JOURNEYS_SLA_AT_RISK_SHARE"]),
             bulk_max_rows=int(config["JOURNEYS_BULK_MAX_ROWS"]),
         )
-
-
-def current_settings() -> JourneySettings:
-    from flask import current_app, has_app_context
-    return JourneySettings.from_config(current_app.config) if has_app_context() else JourneySettings()

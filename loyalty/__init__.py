@@ -2,7 +2,8 @@
 
 
 def init_app(app) -> None:
-    """Plug loyalty into the customer core: settings, order and merge hooks, filters, segment fields, periodic jobs."""
+    """Plug loyalty into the customer core: settings, order and merge hooks, filters, segment fields, periodic jobs,
+    the demo."""
     from crm import events
     from crm.customers.merge import MERGE_HOOKS
     from crm.customers.orders import ORDER_CLOSED_HOOKS, ORDER_RECORDED_HOOKS
@@ -23,6 +24,8 @@ def init_app(app) -> None:
     from crm.segments.fields import register_field_provider
     from loyalty.segment_fields import loyalty_fields
     register_field_provider("loyalty", loyalty_fields)
+    from crm.api.extensions import register_fields
+    register_fields("Customer", "loyalty", "loyalty.gql.types.CustomerLoyalty")
     events.subscribe("case.compensation_granted", "loyalty.jobs.credit_case_compensation")  # idempotent
     events.subscribe("loyalty.tier_changed", "loyalty.care.on_tier_changed", queue="messages")
     events.subscribe("customer.birthday", "loyalty.care.on_birthday")  # idempotent: the key holds the year
@@ -38,3 +41,7 @@ def init_app(app) -> None:
             PERIODIC_JOBS.append(job)
     from loyalty.cli import loyalty_group
     app.cli.add_command(loyalty_group)
+    from crm.demo.registry import register, register_time_hook
+    from loyalty.demo import keep_up, seed_rewards
+    register("rewards", seed_rewards, after=("customers",))
+    register_time_hook(keep_up)

@@ -6,19 +6,18 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.db import transaction, utcnow
 
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 from crm.messages.care import schedule_care
-from crm.messages.settings import current_settings
+from crm.messages.settings import MessageSettings
 from loyalty import queries
 from loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltyTier
 from loyalty.services import earn_points
-from loyalty.settings import current_settings as loyalty_settings
+from loyalty.settings import LoyaltySettings
 
 log = logging.getLogger(__name__)
 REMINDER_BATCH = 500
@@ -45,16 +44,17 @@ def on_tier_changed(payload: dict) -> str | None:
                                 dedupe=f"loyalty:{payload['changeId']}",
                                 happened_at=datetime.fromisoformat(payload["at"]),
                                 context={"tier": names.get(payload["toTier"], payload["toTier"]),
-                                         "program": "loyalty programme"}, settings=current_settings())
+                                         "program": "loyalty programme"},
+                                settings=MessageSettings.from_config(current_config()))
     return str(created.message.id) if created else None
 
 
 def remind_expiring_points(now: datetime | None = None) -> int:
     """points-expiring: one reminder per customer and expiry date, sent when the date comes within the
     warning window (LOYALTY_EXPIRY_WARNING_DAYS, 30 by default)."""
-    session, settings = get_session(), current_settings()
+    session, settings = get_session(), MessageSettings.from_config(current_config())
     now = now or utcnow()
-    window = loyalty_settings().warning_days
+    window = LoyaltySettings.from_config(current_config()).warning_days
     customers = list(session.scalars(select(LedgerEntry.customer_id).where(
         LedgerEntry.points > 0, LedgerEntry.expires_at > now,
         LedgerEntry.expires_at <= now + timedelta(days=window)).distinct()))
@@ -81,10 +81,12 @@ def expire_and_remind() -> dict:
 
 def on_birthday(payload: dict) -> str | None:
     """The birthday bonus, once a year: the idempotency key holds the year."""
-    points = int(current_app.config.get("LOYALTY_BIRTHDAY_POINTS") or 0)
+    config = current_config()
+    points = int(config.get("LOYALTY_BIRTHDAY_POINTS") or 0)
     if points <= 0:
         return None
     result = earn_points(get_session(), customer_id=uuid.UUID(payload["customerId"]), points=points,
                          reason=f"birthday {payload['year']}",
-                         idempotency_key=f"birthday:{payload['customerId']}:{payload['year']}", actor="rule:birthday")
+                         idempotency_key=f"birthday:{payload['customerId']}:{payload['year']}", actor="rule:birthday",
+                         settings=LoyaltySettings.from_config(config))
     return str(result.entry.id)

@@ -40,6 +40,7 @@ def expire():
 @with_appcontext
 def review():
     """Run the tier review now: upgrades, and downgrades after the grace period."""
-    from crm.sessions import get_session
+    from crm.sessions import current_config, get_session
     from loyalty.services import review_tiers
-    click.echo(f"{review_tiers(get_session())} tier changes")
+    from loyalty.settings import LoyaltySettings
+    click.echo(f"{review_tiers(get_session(), settings=LoyaltySettings.from_config(current_config()))} tier changes")

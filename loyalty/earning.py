@@ -14,7 +14,7 @@ from crm.customers.models import Customer, Order
 from crm.db import utcnow
 from loyalty import ledger, tiering
 from loyalty.models import EarningRule, EntryKind, LedgerEntry, LoyaltyTier
-from loyalty.settings import current_settings
+from loyalty.settings import LoyaltySettings
 
 
 def _floor(value: Decimal) -> int:
@@ -39,9 +39,9 @@ def rule_applies(session: Session, rule: EarningRule, order: Order, customer: Cu
     return False
 
 
-def earn_for_order(session: Session, order: Order, customer: Customer) -> None:
+def earn_for_order(session: Session, order: Order, customer: Customer, config) -> None:
     """Credit the order's points once (key ``order:<id>``) and set ``order.points_earned``."""
-    settings = current_settings()
+    settings = LoyaltySettings.from_config(config)
     now = utcnow()
     account = ledger.locked_account(session, customer.id)
     tier = session.get(LoyaltyTier, account.tier_key)
@@ -68,7 +68,7 @@ def earn_for_order(session: Session, order: Order, customer: Customer) -> None:
     tiering.apply_upgrade(session, account, now, settings)
 
 
-def reverse_for_order(session: Session, order: Order, customer: Customer) -> dict:
+def reverse_for_order(session: Session, order: Order, customer: Customer, config) -> dict:
     """Take back an order's points on refund or cancellation, never below a zero balance.
 
     What was already spent cannot be taken back: it is reported, not dropped silently. The

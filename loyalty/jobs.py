@@ -7,9 +7,10 @@ import uuid
 from sqlalchemy import select
 
 from crm.customers.models import Customer
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 from loyalty import queries, services
 from loyalty.models import EntryKind, LedgerEntry
+from loyalty.settings import LoyaltySettings
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def expire_points() -> int:
 
 
 def review_tiers() -> int:
-    changes = services.review_tiers(get_session())
+    changes = services.review_tiers(get_session(), settings=LoyaltySettings.from_config(current_config()))
     log.info("loyalty tier review: %d tier changes", changes)
     return changes
 
@@ -54,7 +55,7 @@ def credit_case_compensation(payload: dict) -> str | None:
         return None
     result = services.credit_compensation(session, customer_id=customer.id, case_id=case_id,
                                           points=int(payload["points"]), reason=payload.get("reason") or "",
-                                          actor="system")
+                                          actor="system", settings=LoyaltySettings.from_config(current_config()))
     return str(result.entry.id)
 
 
@@ -69,5 +70,5 @@ def grant_campaign_points(payload: dict) -> str | None:
         return None
     result = services.earn_points(session, customer_id=customer.id, points=int(payload["points"]),
                                   reason=payload["reason"], idempotency_key=payload["idempotencyKey"],
-                                  actor="campaign")
+                                  actor="campaign", settings=LoyaltySettings.from_config(current_config()))
     return str(result.entry.id)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from crm.customers.services import require_customer
 from crm.db import lock_for_update
 from crm.errors import DomainError
+from loyalty.errors import LoyaltyErrorCode
 from loyalty.models import EntryKind, LedgerEntry, LotConsumption, LoyaltyAccount, LoyaltyTier
 
 POSITIVE_KINDS = (EntryKind.EARN, EntryKind.COMPENSATION, EntryKind.ADJUST)
@@ -53,7 +54,7 @@ def replayed(session: Session, customer_id: uuid.UUID, key: str, digest: str) ->
     entry = session.scalars(select(LedgerEntry).where(LedgerEntry.customer_id == customer_id,
                                                       LedgerEntry.idempotency_key == key)).first()
     if entry is not None and entry.payload_hash != digest:
-        raise DomainError("IDEMPOTENCY_MISMATCH",
+        raise DomainError(LoyaltyErrorCode.IDEMPOTENCY_MISMATCH,
                           "This idempotencyKey was already used for a different request.", "idempotencyKey")
     return entry
 
@@ -88,7 +89,7 @@ def append(session: Session, account: LoyaltyAccount, *, kind: EntryKind, points
     otherwise open lots soonest-expiring first. INSUFFICIENT_POINTS if they do not cover it.
     """
     if points < 0 and account.balance + points < 0:
-        raise DomainError("INSUFFICIENT_POINTS",
+        raise DomainError(LoyaltyErrorCode.INSUFFICIENT_POINTS,
                           f"The balance is {account.balance} points; {-points} are needed.", "points")
     seq = (session.scalar(select(func.max(LedgerEntry.seq)).where(LedgerEntry.customer_id == account.customer_id))
            or 0) + 1
@@ -107,7 +108,8 @@ def append(session: Session, account: LoyaltyAccount, *, kind: EntryKind, points
     if points < 0:
         plan = consume if consume is not None else _plan_consumption(session, account.customer_id, -points, now)
         if sum(take for _, take in plan) != -points:
-            raise DomainError("INSUFFICIENT_POINTS", "Not enough unexpired points to cover this.", "points")
+            raise DomainError(LoyaltyErrorCode.INSUFFICIENT_POINTS,
+                              "Not enough unexpired points to cover this.", "points")
         for lot, take in plan:
             session.add(LotConsumption(entry_id=entry.id, lot_id=lot.id, points=take))
     session.flush()

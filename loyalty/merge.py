@@ -17,13 +17,13 @@ from crm.customers.models import Customer
 from crm.db import utcnow
 from loyalty import ledger, tiering
 from loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, RewardRedemption
-from loyalty.settings import current_settings
+from loyalty.settings import LoyaltySettings
 
 
-def move_loyalty(session: Session, primary: Customer, duplicate: Customer) -> None:
+def move_loyalty(session: Session, primary: Customer, duplicate: Customer, config) -> None:
     if session.get(LoyaltyAccount, duplicate.id) is None:
         return
-    now, settings = utcnow(), current_settings()
+    now, settings = utcnow(), LoyaltySettings.from_config(config)
     source = ledger.locked_account(session, duplicate.id, "duplicateId")
     target = ledger.locked_account(session, primary.id, "primaryId")
     ledger.expire_lots(session, source, now)

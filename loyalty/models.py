@@ -7,7 +7,6 @@ the same transaction as every entry; ``crm loyalty verify`` proves they agree.
 """
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -16,16 +15,10 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, new_id, utcnow
-from crm.enums import enum_column
+from crm.enums import enum_column, named_enum
 
 
-class EntryKind(str, enum.Enum):
-    EARN = "EARN"
-    REDEEM = "REDEEM"
-    EXPIRE = "EXPIRE"
-    ADJUST = "ADJUST"
-    REVERSAL = "REVERSAL"
-    COMPENSATION = "COMPENSATION"
+EntryKind = named_enum("EntryKind", "EARN REDEEM EXPIRE ADJUST REVERSAL COMPENSATION", __name__)
 
 
 class LoyaltyTier(Base):

@@ -10,16 +10,23 @@ from sqlalchemy.orm import Session
 from loyalty.models import LedgerEntry, LotConsumption, LoyaltyAccount
 
 
-def _lot_remaining():
-    used = (select(LotConsumption.lot_id, func.sum(LotConsumption.points).label("used"))
-            .group_by(LotConsumption.lot_id).subquery())
+def _lot_remaining(customer_ids=None):
+    used = select(LotConsumption.lot_id, func.sum(LotConsumption.points).label("used")).group_by(LotConsumption.lot_id)
+    if customer_ids is not None:  # only their lots: the sums of the whole ledger would be read otherwise
+        lots = select(LedgerEntry.id).where(LedgerEntry.customer_id.in_(customer_ids))
+        used = used.where(LotConsumption.lot_id.in_(lots))
+    used = used.subquery()
     return used, LedgerEntry.points - func.coalesce(used.c.used, 0)
 
 
-def accounts_with_expired_lots(session: Session, now: datetime) -> list[uuid.UUID]:
-    used, remaining = _lot_remaining()
+def accounts_with_expired_lots(session: Session, now: datetime, customer_ids=None) -> list[uuid.UUID]:
+    """Accounts (of ``customer_ids`` when given) with points left in a lot that expired by ``now``."""
+    customer_ids = list(customer_ids) if customer_ids is not None else None
+    used, remaining = _lot_remaining(customer_ids)
     stmt = (select(LedgerEntry.customer_id).outerjoin(used, used.c.lot_id == LedgerEntry.id)
             .where(LedgerEntry.points > 0, LedgerEntry.expires_at <= now, remaining > 0).distinct())
+    if customer_ids is not None:
+        stmt = stmt.where(LedgerEntry.customer_id.in_(customer_ids))
     return list(session.scalars(stmt))
 
 

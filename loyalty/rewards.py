@@ -12,6 +12,7 @@ from crm import events
 from crm.db import lock_for_update, transaction, utcnow
 from crm.errors import DomainError, Invalid, NotFound
 from loyalty import ledger
+from loyalty.errors import LoyaltyErrorCode
 from loyalty.models import EntryKind, LoyaltyTier, Reward, RewardRedemption
 
 
@@ -30,7 +31,7 @@ def create_reward(session: Session, *, name: str, cost: int, description: str | 
                   stock: int | None = None, active_from: datetime | None = None,
                   active_until: datetime | None = None, min_tier_key: str | None = None) -> Reward:
     if not (name or "").strip():
-        raise DomainError("REQUIRED", "A reward needs a name.", "name")
+        raise DomainError(LoyaltyErrorCode.REQUIRED, "A reward needs a name.", "name")
     if len(name.strip()) > 200:
         raise Invalid("A reward's name is at most 200 characters.", "name")
     if description is not None and len(description) > 1000:
@@ -56,7 +57,7 @@ def redeem_reward(session: Session, *, customer_id: uuid.UUID, reward_id: uuid.U
     now = now or utcnow()
     key = (idempotency_key or "").strip()
     if not key:
-        raise DomainError("REQUIRED", "Give an idempotencyKey.", "idempotencyKey")
+        raise DomainError(LoyaltyErrorCode.REQUIRED, "Give an idempotencyKey.", "idempotencyKey")
     if len(KEY_PREFIX + key) > MAX_KEY:  # the entry keeps "reward:<key>" in a column of 200 characters
         raise Invalid(f"idempotencyKey is at most {MAX_KEY - len(KEY_PREFIX)} characters.", "idempotencyKey")
     with transaction(session):
@@ -70,13 +71,14 @@ def redeem_reward(session: Session, *, customer_id: uuid.UUID, reward_id: uuid.U
             redemption = session.scalars(select(RewardRedemption).where(RewardRedemption.entry_id == existing.id)).one()
             return RedemptionResult(redemption, reward, created=False)
         if (reward.active_from and now < reward.active_from) or (reward.active_until and now >= reward.active_until):
-            raise DomainError("REWARD_INACTIVE", "This reward is not available now.", "rewardId")
+            raise DomainError(LoyaltyErrorCode.REWARD_INACTIVE, "This reward is not available now.", "rewardId")
         if reward.stock is not None and reward.stock <= 0:
-            raise DomainError("OUT_OF_STOCK", "This reward is out of stock.", "rewardId")
+            raise DomainError(LoyaltyErrorCode.OUT_OF_STOCK, "This reward is out of stock.", "rewardId")
         if reward.min_tier_key is not None:
             needed = session.get(LoyaltyTier, reward.min_tier_key)
             if session.get(LoyaltyTier, account.tier_key).rank < needed.rank:
-                raise DomainError("TIER_TOO_LOW", f"This reward needs the {needed.name} tier or higher.", "rewardId")
+                raise DomainError(LoyaltyErrorCode.TIER_TOO_LOW,
+                                  f"This reward needs the {needed.name} tier or higher.", "rewardId")
         ledger.expire_lots(session, account, now)
         entry = ledger.append(session, account, kind=EntryKind.REDEEM, points=-reward.cost, key=KEY_PREFIX + key,
                               digest=digest, now=now, reason=f"reward: {reward.name}", actor=actor)

@@ -13,8 +13,9 @@ from crm import events
 from crm.db import transaction, utcnow
 from crm.errors import DomainError, Invalid
 from loyalty import ledger, tiering
+from loyalty.errors import LoyaltyErrorCode
 from loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount
-from loyalty.settings import LoyaltySettings, current_settings
+from loyalty.settings import LoyaltySettings
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,9 @@ RESERVED_KEY_PREFIXES = ("order:", "reversal:", "expire:", "case:", "merge-in:",
 def _check_text(reason: str, key: str) -> tuple[str, str]:
     reason, key = (reason or "").strip(), (key or "").strip()
     if not reason:
-        raise DomainError("REQUIRED", "Give a reason.", "reason")
+        raise DomainError(LoyaltyErrorCode.REQUIRED, "Give a reason.", "reason")
     if not key:
-        raise DomainError("REQUIRED", "Give an idempotencyKey.", "idempotencyKey")
+        raise DomainError(LoyaltyErrorCode.REQUIRED, "Give an idempotencyKey.", "idempotencyKey")
     if key.startswith(RESERVED_KEY_PREFIXES):
         raise Invalid(f"idempotencyKey may not start with {', '.join(RESERVED_KEY_PREFIXES)} (used by the system).",
                       "idempotencyKey")
@@ -60,7 +61,7 @@ def _write(session: Session, *, customer_id: uuid.UUID, kind: EntryKind, points:
            expires_at: datetime | None = None, qualifying: bool = False, case_id: uuid.UUID | None = None,
            order_id: uuid.UUID | None = None) -> PointsResult:
     now = now or utcnow()
-    settings = settings or current_settings()
+    settings = settings or LoyaltySettings()  # defaults: entry points pass the app's (from_config)
     digest = ledger.payload_hash(kind=kind.value, points=points, reason=reason,
                                  expiresAt=expires_at.astimezone(timezone.utc).isoformat() if expires_at else None,
                                  case=str(case_id) if case_id else None, order=str(order_id) if order_id else None)
@@ -126,8 +127,9 @@ def credit_compensation(session: Session, *, customer_id: uuid.UUID, case_id: uu
                   now=now, settings=settings, case_id=case_id)
 
 
-def run_expiry(session: Session, *, now: datetime | None = None) -> int:
-    """Expire what is left of every expired lot, once. Returns the EXPIRE entries written.
+def run_expiry(session: Session, *, now: datetime | None = None, customer_ids=None) -> int:
+    """Expire what is left of every expired lot (of ``customer_ids`` when given), once. Returns the
+    EXPIRE entries written.
 
     One transaction per account; an account that fails is logged and left for the next run,
     never stopping the others.
@@ -135,7 +137,7 @@ def run_expiry(session: Session, *, now: datetime | None = None) -> int:
     from loyalty.queries import accounts_with_expired_lots
     now = now or utcnow()
     written = 0
-    for customer_id in accounts_with_expired_lots(session, now):
+    for customer_id in accounts_with_expired_lots(session, now, customer_ids):
         try:
             with transaction(session):
                 account = ledger.locked_account(session, customer_id)
@@ -145,12 +147,16 @@ def run_expiry(session: Session, *, now: datetime | None = None) -> int:
     return written
 
 
-def review_tiers(session: Session, *, now: datetime | None = None, settings: LoyaltySettings | None = None) -> int:
-    """The periodic tier review of every account. Returns the tier changes made."""
+def review_tiers(session: Session, *, now: datetime | None = None, settings: LoyaltySettings | None = None,
+                 customer_ids=None) -> int:
+    """The periodic tier review of every account (of ``customer_ids`` when given). Returns the tier changes made."""
     now = now or utcnow()
-    settings = settings or current_settings()
+    settings = settings or LoyaltySettings()  # defaults: entry points pass the app's (from_config)
+    accounts = select(LoyaltyAccount.customer_id)
+    if customer_ids is not None:
+        accounts = accounts.where(LoyaltyAccount.customer_id.in_(list(customer_ids)))
     changes = 0
-    for customer_id in session.scalars(select(LoyaltyAccount.customer_id)).all():
+    for customer_id in session.scalars(accounts).all():
         with transaction(session):
             account = ledger.locked_account(session, customer_id)
             changes += tiering.review(session, account, now, settings) is not None

@@ -1,6 +1,7 @@
 """Loyalty settings: CRM_LOYALTY_* environment variables, defaults here."""
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,6 +26,9 @@ class LoyaltySettings:
 
     @classmethod
     def from_config(cls, config) -> "LoyaltySettings":
+        # A config without loyalty's keys (crm.config.DEFAULTS, the default of the customer services whose
+        # hooks pass theirs on) has loyalty's defaults; an app's has them all (loyalty.init_app).
+        config = ChainMap(config, DEFAULTS)
         return cls(
             points_per_unit=Decimal(str(config["LOYALTY_POINTS_PER_UNIT"])),
             expiry_days=int(config["LOYALTY_EXPIRY_DAYS"]),
@@ -32,8 +36,3 @@ class LoyaltySettings:
             qualifying_window_days=int(config["LOYALTY_QUALIFYING_WINDOW_DAYS"]),
             downgrade_grace_days=int(config["LOYALTY_DOWNGRADE_GRACE_DAYS"]),
         )
-
-
-def current_settings() -> LoyaltySettings:
-    from flask import current_app
-    return LoyaltySettings.from_config(current_app.config)

@@ -1,11 +1,11 @@
 from alembic import context
 from sqlalchemy import pool
 
+from crm import import_models
 from crm.db import make_engine
-from crm.models import Base
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = import_models().metadata
 
 
 def run_migrations_offline() -> None:

@@ -22,13 +22,14 @@ import redis as redis_lib
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from crm import clock, create_app, events
+from crm import clock, create_app, events, import_models
 from crm.auth.services import create_staff, create_token
 from crm.db import Base
 from crm.enums import Role
 from crm.migrate import upgrade
-from crm.models import Base as _all_models  # noqa: F401  (registers every table)
 from tests.servers import RedisServer
+
+import_models()  # registers every table
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

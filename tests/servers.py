@@ -1,9 +1,15 @@
-"""Servers a test run starts for itself: a Redis on a free port, so that no run flushes another's."""
+"""Servers a test run starts for itself: a Redis on a free port, so that no run flushes another's; the platform
+itself (`crm serve`) on a free port with a database of its own."""
 from __future__ import annotations
 
+import http.client
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import redis as redis_lib
 
@@ -44,3 +50,63 @@ class RedisServer:
             return bool(redis_lib.Redis.from_url(self.url, socket_connect_timeout=0.2).ping())
         except redis_lib.exceptions.ConnectionError:
             return False
+
+
+class CrmServer:
+    """``crm serve`` in a process of its own, as an operator starts it: its own SQLite database (migrated
+    with ``crm db upgrade``) and the embedded Redis stand-in, on a free port; its output goes to ``server.log``."""
+
+    def __init__(self, directory, **config):
+        self.crm = str(Path(sys.executable).with_name("crm"))
+        self.directory = Path(directory)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {key: value for key, value in os.environ.items()
+                    if not key.startswith("CRM_") or key == "CRM_CLOCK_SHIFT"}
+        self.env.update({"CRM_INSTANCE_PATH": str(self.directory / "instance"),
+                         "CRM_DATABASE_URL": f"sqlite:///{self.directory / 'crm.sqlite'}",
+                         **{f"CRM_{key}": str(value) for key, value in config.items()}})
+        self.log_path = self.directory / "server.log"
+        self.process: subprocess.Popen | None = None
+
+    def command(self, *args: str) -> str:
+        """Run a ``crm`` command against this server's database; returns its standard output."""
+        result = subprocess.run([self.crm, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"crm {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+    def token(self, role: str = "ADMIN", label: str = "tests") -> str:
+        return self.command("tokens", "create", "--role", role, "--label", label).strip().splitlines()[-1]
+
+    def start(self) -> CrmServer:
+        self.command("db", "upgrade")
+        log = open(self.log_path, "w")
+        self.process = subprocess.Popen([self.crm, "serve", "--port", str(self.port)], env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not self.healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"crm serve did not start on port {self.port}: {self.log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        return self
+
+    def healthy(self) -> bool:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)

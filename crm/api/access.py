@@ -6,7 +6,7 @@ does not exist (null on a read, NOT_FOUND on an argument), so a token cannot pro
 from __future__ import annotations
 
 from crm.api.ids import parse_id
-from crm.api.permissions import READ_CUSTOMERS
+from crm.auth.permissions import Capability, has
 from crm.enums import Role
 from crm.errors import NotFound
 
@@ -23,7 +23,7 @@ def access_customer(context, customer_id, *, field: str | None = None):
     if viewer.role == Role.PORTAL:
         reached = viewer.customer_id == customer_id
     else:
-        reached = field is not None or viewer.role in READ_CUSTOMERS
+        reached = field is not None or has(viewer.role, Capability.CUSTOMERS_READ)
     if reached:
         return customer_id
     if field is not None:

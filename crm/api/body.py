@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 
-# Deeper than any honest request (a customer's attributes, a segment rule) and far below
-# Python's recursion limit, which the JSON parser and every later walk over the values share.
-MAX_JSON_DEPTH = 64
+from crm.values import MAX_JSON_DEPTH, unstorable
+
 NOT_AN_OBJECT = "The body must be a JSON object {query, variables, operationName}."
 
 
@@ -44,32 +43,3 @@ def parse_body(raw: bytes) -> dict:
     if problem:
         raise BodyRefused(problem)
     return body
-
-
-def _text_problem(value: str) -> str | None:
-    if "\x00" in value:
-        return "Text in the request must not contain NUL characters."
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "Text in the request must be valid Unicode (no lone surrogates)."
-    return None
-
-
-def unstorable(value) -> str | None:
-    """Why ``value`` cannot be stored, or None: a NUL or a lone surrogate anywhere (PostgreSQL stores
-    neither, and the error would surface as an internal one deep in a resolver), or nesting deeper than
-    MAX_JSON_DEPTH. Iterative, so that no depth of nesting can exhaust the stack."""
-    pending = [(value, 1)]  # (a value, the level of the objects and arrays it would open)
-    while pending:
-        item, level = pending.pop()
-        if isinstance(item, str):
-            problem = _text_problem(item)
-            if problem:
-                return problem
-        elif isinstance(item, (dict, list)):
-            if level > MAX_JSON_DEPTH:
-                return f"The request nests deeper than {MAX_JSON_DEPTH} levels."
-            children = [*item, *item.values()] if isinstance(item, dict) else item
-            pending.extend((child, level + 1) for child in children)
-    return None

@@ -1,7 +1,8 @@
-"""The one mutation base class: permissions, domain and validation errors as data, rollback on failure."""
+"""The one mutation base class: its capability, domain and validation errors as data, rollback on failure."""
 from __future__ import annotations
 
 import inspect
+import re
 
 import graphene
 from graphene.types.mutation import MutationOptions
@@ -9,7 +10,8 @@ from marshmallow import ValidationError
 
 from crm.api.arguments import first_invalid
 from crm.api.permissions import describe
-from crm.errors import DomainError
+from crm.auth.permissions import Capability, has
+from crm.errors import DomainError, ErrorCode
 
 MISSING_FIELD = "Missing data for required field."
 
@@ -31,12 +33,12 @@ def validation_errors(exc: ValidationError, prefix: str | None = None) -> list[d
             for message in messages:
                 field = ".".join(path) or None
                 out.append({"field": field, "message": message,
-                            "code": "REQUIRED" if message == MISSING_FIELD else "INVALID"})
+                            "code": ErrorCode.REQUIRED if message == MISSING_FIELD else ErrorCode.INVALID})
         elif isinstance(messages, list):
             for index, value in enumerate(messages):
                 walk(value, path + [str(index)])
         else:
-            out.append({"field": ".".join(path) or None, "message": str(messages), "code": "INVALID"})
+            out.append({"field": ".".join(path) or None, "message": str(messages), "code": ErrorCode.INVALID})
 
     start = [prefix] if prefix else []
     if exc.field_name and exc.field_name != "_schema" and isinstance(exc.messages, list):
@@ -46,29 +48,41 @@ def validation_errors(exc: ValidationError, prefix: str | None = None) -> list[d
 
 
 class BaseMutationOptions(MutationOptions):
-    permissions: tuple = ()
+    capability: Capability | None = None
 
 
 class BaseMutation(graphene.Mutation):
     """Subclasses declare ``Arguments``, ``Meta.output`` (a payload with ``errors``),
-    ``Meta.permissions`` and implement ``perform(info, **arguments) -> payload``."""
+    ``Meta.capability`` (crm.auth.permissions) and implement ``perform(info, **arguments) -> payload``.
+    A family of mutations with one payload and capability states them once, as ``payload`` and ``capability``
+    of an abstract base (graphene does not inherit Meta; see ``mutation_family``), and its members need no Meta."""
 
     class Meta:
         abstract = True
 
+    payload: type[graphene.ObjectType] | None = None  # the Meta.output of subclasses that name none
+    capability: Capability | None = None  # the Meta.capability of subclasses that name none
+
     @classmethod
-    def __init_subclass_with_meta__(cls, permissions=(), description=None, _meta=None, **options):
+    def __init_subclass_with_meta__(cls, capability=None, description=None, _meta=None, **options):
+        capability = capability or cls.capability
+        if options.get("output") is None:
+            options["output"] = cls.payload
+        if capability is None:
+            raise TypeError(f"{cls.__name__} declares no Meta.capability")
         if _meta is None:
             _meta = BaseMutationOptions(cls)
-        _meta.permissions = tuple(permissions)
+        _meta.capability = Capability(capability)
         doc = description or inspect.cleandoc(cls.__doc__ or "").replace("\n", " ") or None
-        super().__init_subclass_with_meta__(_meta=_meta, description=describe(doc, _meta.permissions), **options)
+        super().__init_subclass_with_meta__(_meta=_meta, description=describe(doc, _meta.capability), **options)
 
     @classmethod
     def Field(cls, *args, **kwargs):  # noqa: N802 (graphene's name)
         """Payloads are never null: failures are in ``errors``."""
         kwargs.setdefault("required", True)
-        return super().Field(*args, **kwargs)
+        field = super().Field(*args, **kwargs)
+        field.capability = cls._meta.capability  # declared on the field too, like PermissionField's
+        return field
 
     # Whether payload errors name a field of the ``input`` argument from the argument ("input.sendAt")
     # or from inside it ("sendAt"); each domain's services chose one, and scalar errors follow it.
@@ -87,13 +101,13 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     def mutate(cls, root, info, **arguments):
         context = info.context
-        if context.viewer.role not in cls._meta.permissions:
-            return cls.failure([{"field": None, "code": "FORBIDDEN",
+        if not has(context.viewer.role, cls._meta.capability):
+            return cls.failure([{"field": None, "code": ErrorCode.FORBIDDEN,
                                  "message": f"The {context.viewer.role.value} role may not use {cls._meta.name}."}])
         refused = first_invalid(arguments)
         if refused:
             path, message = refused
-            return cls.failure([{"field": cls.error_field(path), "message": message, "code": "INVALID"}])
+            return cls.failure([{"field": cls.error_field(path), "message": message, "code": ErrorCode.INVALID}])
         try:
             return cls.perform(info, **arguments)
         except DomainError as exc:
@@ -106,3 +120,16 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     def perform(cls, info, **arguments):
         raise NotImplementedError
+
+
+def mutation_family(name: str, payload: type[graphene.ObjectType], capability: Capability) -> type[BaseMutation]:
+    """The abstract base of mutations that answer with ``payload`` and need ``capability`` (a member may
+    name another ``capability``)."""
+    return type(name, (BaseMutation,), {"payload": payload, "capability": capability,
+                                        "Meta": type("Meta", (), {"abstract": True})})
+
+
+def root_mutations(name: str, *mutations: type[BaseMutation]) -> type[graphene.ObjectType]:
+    """A domain's root mutation fields, each named after its class: CustomerCreate is customerCreate."""
+    return type(name, (graphene.ObjectType,),
+                {re.sub(r"(?<!^)(?=[A-Z])", "_", m.__name__).lower(): m.Field() for m in mutations})

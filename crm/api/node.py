@@ -8,6 +8,8 @@ from graphene import relay
 from graphene.relay.node import NodeField as GrapheneNodeField
 
 from crm.api.ids import load_node, split_global_id
+from crm.api.permissions import describe, require
+from crm.auth.permissions import Capability, has
 from crm.errors import Invalid
 
 
@@ -23,18 +25,26 @@ def resolve_node(_root, info, id):
 
 
 class NodeField(GrapheneNodeField):
-    def __init__(self, **kwargs):
-        super().__init__(relay.Node, **kwargs)
+    def __init__(self, *, capability: Capability, description: str | None = None, note: str | None = None,
+                 **kwargs):
+        self.capability = Capability(capability)
+        super().__init__(relay.Node, description=describe(description, self.capability, note), **kwargs)
 
     def wrap_resolve(self, parent_resolver):
-        return resolve_node
+        capability = self.capability
+
+        def guarded(root, info, **kwargs):
+            require(info.context, capability)
+            return resolve_node(root, info, **kwargs)
+
+        return guarded
 
 
 class ModelNode:
     """The node half of a GraphQL type for one model: ``is_type_of`` by the model class, and ``get_node``
     the row of the id (no query for a malformed one) when the viewer may see it:
 
-    - ``node_roles``: when set, the roles that see any (checked before a query);
+    - ``node_capability``: when set, the capability needed to see any (checked before a query);
     - ``node_of_customer``: the row has a ``customer_id`` and only viewers who reach that customer see it
       (a PORTAL token: its own, ``access_customer``);
     - ``visible_node``: what else the type checks;
@@ -42,7 +52,7 @@ class ModelNode:
 
     List it before ``graphene.ObjectType`` among the bases, since ObjectType's own ``is_type_of`` is None."""
     node_model: type
-    node_roles: tuple | frozenset | None = None
+    node_capability: Capability | None = None
     node_of_customer = False
     node_seen_as: str | None = None
 
@@ -53,7 +63,7 @@ class ModelNode:
     @classmethod
     def get_node(cls, info, id):
         from crm.api.access import access_customer
-        if cls.node_roles is not None and info.context.viewer.role not in cls.node_roles:
+        if cls.node_capability is not None and not has(info.context.viewer.role, cls.node_capability):
             return None
         row = load_node(info.context.session, cls.node_model, id)
         if row is None or (cls.node_of_customer and access_customer(info.context, row.customer_id) is None):

@@ -12,14 +12,10 @@ import graphene
 from graphql.language import ast
 from graphql.utilities import value_from_ast_untyped
 
-from crm.api.body import MAX_JSON_DEPTH
 from crm.db import money_places
 from crm.instants import EXAMPLE, InstantError, parse_instant
+from crm.values import MAX_JSON_DEPTH, decimal_in_range
 
-# Money is stored as a 64-bit count of 1/10,000 units (crm.db.Money): at most about 9.2 * 10**14. Below
-# 10**14 any amount stores and converts at the configured rates; an order's own rule (below 10**11) keeps
-# the sums in range too.
-MAX_DECIMAL = _decimal.Decimal(10) ** 14
 MAX_DECIMAL_PLACES = 18
 NOT_FINITE = "Numbers in JSON must be finite (not NaN, Infinity or 1e999) and have at most 4300 digits."
 
@@ -105,11 +101,6 @@ def _parse_decimal(value):
     if number.as_tuple().exponent < -MAX_DECIMAL_PLACES:
         return InvalidValue(f"{value!r} has too many decimal places: at most {MAX_DECIMAL_PLACES}.")
     return number
-
-
-def decimal_in_range(number: _decimal.Decimal) -> bool:
-    """Below MAX_DECIMAL in magnitude; copy_abs needs no context, so 1E+1000000 answers False, not Overflow."""
-    return number.copy_abs() < MAX_DECIMAL
 
 
 def _without_excess_zeros(number: _decimal.Decimal) -> _decimal.Decimal:

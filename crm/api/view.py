@@ -1,4 +1,4 @@
-"""HTTP transport: POST /graphql, GraphiQL on GET /graphql, GET /healthz."""
+"""HTTP transport: POST /graphql, GET /healthz (GraphiQL on GET /graphql: crm/api/graphiql.py)."""
 from __future__ import annotations
 
 import json
@@ -123,11 +123,6 @@ def graphql_post():
     return current_app.response_class(json.dumps(response, default=str), status=status, mimetype="application/json")
 
 
-@bp.get("/graphql")
-def graphiql():
-    return current_app.response_class(GRAPHIQL_HTML, mimetype="text/html")
-
-
 @bp.get("/healthz")
 def healthz():
     checks = {}
@@ -170,17 +165,3 @@ def http_error(exc: HTTPException):
 def internal_error(exc: InternalServerError):
     """Anything unforeseen outside a resolver: Flask has logged it; the client learns nothing more."""
     return error_body("Internal error.", "INTERNAL", 500)
-
-
-GRAPHIQL_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>CRM GraphiQL</title>
-<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css"></head>
-<body style="margin:0"><div id="graphiql" style="height:100vh"></div>
-<script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-<script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-<script>
-const fetcher = GraphiQL.createFetcher({url: window.location.pathname});
-ReactDOM.createRoot(document.getElementById('graphiql')).render(
-  React.createElement(GraphiQL, {fetcher, defaultHeaders: '{"Authorization": "Bearer <paste a token from crm tokens create>"}'}));
-</script></body></html>"""

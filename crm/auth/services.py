@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.auth.errors import AuthErrorCode
 from crm.auth.models import ApiToken, StaffUser
 from crm.customers.models import Customer
 from crm.customers.schemas import normalise_email
@@ -49,14 +50,14 @@ def create_staff(session: Session, *, name: str, email: str, role: Role) -> Staf
     if role not in STAFF_ROLES:
         raise Invalid(f"Staff users have one of the roles {', '.join(r.value for r in STAFF_ROLES)}.", "role")
     if not name.strip():
-        raise DomainError("REQUIRED", "A staff user needs a name.", "name")
+        raise DomainError(AuthErrorCode.REQUIRED, "A staff user needs a name.", "name")
     try:
         email = normalise_email(email)
     except ValidationError as exc:
         raise Invalid(exc.messages[0], "email") from None
     with transaction(session):
         if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
-            raise DomainError("DUPLICATE", "A staff user with this email exists.", "email")
+            raise DomainError(AuthErrorCode.DUPLICATE, "A staff user with this email exists.", "email")
         staff = StaffUser(id=uuid.uuid4(), name=name.strip(), email=email, role=role, created_at=utcnow())
         session.add(staff)
     return staff
@@ -75,14 +76,16 @@ def create_token(session: Session, *, role: Role, staff_email: str | None = None
                 raise Invalid(f"{staff.email} has the role {staff.role.value}, not {role.value}.", "role")
         if role == Role.PORTAL:
             if customer_id is None:
-                raise DomainError("REQUIRED", "A PORTAL token is bound to one customer: give --customer.", "customer")
+                raise DomainError(AuthErrorCode.REQUIRED,
+                                  "A PORTAL token is bound to one customer: give --customer.", "customer")
             customer = session.get(Customer, customer_id)
             if customer is None or customer.merged_into_id is not None:
                 raise NotFound("No customer has this id.", "customer")
         elif customer_id is not None:
             raise Invalid("Only PORTAL tokens are bound to a customer.", "customer")
         if role in STAFF_ROLES and staff is None and role != Role.ADMIN:
-            raise DomainError("REQUIRED", f"A {role.value} token belongs to a staff user: give --staff.", "staff")
+            raise DomainError(AuthErrorCode.REQUIRED,
+                              f"A {role.value} token belongs to a staff user: give --staff.", "staff")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = ApiToken(id=uuid.uuid4(), token_hash=hash_token(token), role=role,
                        staff_user_id=staff.id if staff else None, customer_id=customer_id, label=label,

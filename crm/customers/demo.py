@@ -23,7 +23,6 @@ import click
 from sqlalchemy import or_, select
 
 from crm.auth.demo import ADMIN_EMAIL, ensure_staff, pick
-from crm.customers import rfm
 from crm.customers.demo_people import ORDER_CHANNELS, PLAN, SEED, People, Person
 from crm.customers.models import Customer
 from crm.customers.orders import record_order
@@ -61,7 +60,7 @@ class CustomerStory:
         """Move the clock to ``at`` (never back, never past the present), the domains catching up first."""
         at = self.story.at(max(at, self.last))
         if self.customer_id is not None:
-            time_passes(self.session, self.customer_id, self.last, at)
+            time_passes(self.run, self.customer_id, self.last, at)
         self.last = at
         return at
 
@@ -99,7 +98,7 @@ class CustomerStory:
                 "amount": str(amount), "currency": currency, "channel": channel.value,
                 "occurredAt": times[number].isoformat(),
                 "items": people.items_for(p, amount, currency),
-            })
+            }, config=self.run.config)
 
     def move(self, customer, to_stage: LifecycleStage, reason: str, actor: str, at: datetime):
         """A manual stage move at ``at``, made only when the stage machine allows it."""
@@ -122,7 +121,7 @@ class CustomerStory:
             data["lifecycleStage"] = LifecycleStage.PROSPECT.value
         created = self.created_at(p, times, when)
         self.begin(created)
-        customer = create_customer(session, data=data, actor=self.actor)
+        customer = create_customer(session, data=data, actor=self.actor, config=self.run.config)
         self.customer_id = customer.id
         self.seed_consents(p, customer.id, created, times[0] if times else self.present, when)
 
@@ -199,18 +198,22 @@ class CustomerStory:
         if slot == 3 and cycle % 2 == 0 and customer.service_tier == ServiceTier.STANDARD:
             self.step(at)
             customer = set_service_tier(session, customer_id=customer.id, tier=ServiceTier.PREFERRED,
-                                        reason="goodwill after a delayed delivery", actor=admin_actor)
+                                        reason="goodwill after a delayed delivery", actor=admin_actor,
+                                        config=self.run.config)
         elif slot == 15 and cycle % 2 == 0 and customer.service_tier != ServiceTier.VIP:
             self.step(at)
             customer = set_service_tier(session, customer_id=customer.id, tier=ServiceTier.VIP,
-                                        reason="key account: corporate framework agreement", actor=admin_actor)
+                                        reason="key account: corporate framework agreement", actor=admin_actor,
+                                        config=self.run.config)
         elif slot == 23 and cycle % 2 == 1:
             self.step(at)
             customer = set_service_tier(session, customer_id=customer.id, tier=ServiceTier.PREFERRED,
-                                        reason="trial of the priority service line", actor=admin_actor)
+                                        reason="trial of the priority service line", actor=admin_actor,
+                                        config=self.run.config)
             self.step(at + DAY * 30)
             customer = set_service_tier(session, customer_id=customer.id, tier=None,
-                                        reason="trial ended", actor=admin_actor)
+                                        reason="trial ended", actor=admin_actor,
+                                        config=self.run.config)
         wants_manager = customer.service_tier == ServiceTier.VIP or (
             customer.service_tier == ServiceTier.PREFERRED and rng.random() < 0.3)
         if wants_manager and self.managers:
@@ -235,4 +238,3 @@ class CustomerStory:
 def seed_customers(run: DemoRun) -> None:
     with story_clock() as story:
         CustomerStory(run, story).live()
-    rfm.refresh_all(run.session)

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import events
+from crm.customers.errors import CustomerErrorCode
 from crm.customers.models import Customer, EmailChange
 from crm.customers.services import require_customer
 from crm.db import lock_for_update, transaction, utcnow
@@ -126,13 +127,14 @@ def confirm_change(session: Session, *, customer_id: uuid.UUID, token: str, now:
         taken = session.scalar(select(Customer.id).where(Customer.email == change.email,
                                                          Customer.id != customer.id).limit(1))
         if taken is not None:
-            raise DomainError("DUPLICATE", "Another customer already has this email.", "email")
+            raise DomainError(CustomerErrorCode.DUPLICATE, "Another customer already has this email.", "email")
         customer.email, customer.updated_at = change.email, now
         change.email = change.token_hash = change.expires_at = None
         try:
             session.flush()
         except IntegrityError:
-            raise DomainError("DUPLICATE", "Another customer already has this email.", "email") from None
+            raise DomainError(CustomerErrorCode.DUPLICATE,
+                              "Another customer already has this email.", "email") from None
         events.emit(session, "customer.updated", customerId=str(customer.id), fields=["email"])
     return customer
 

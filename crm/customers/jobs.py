@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from crm.customers import rfm
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +16,9 @@ def refresh_rfm_scores() -> int:
 
 
 def apply_inactivity() -> dict:
-    from flask import current_app
-
     from crm.customers.inactivity import apply_inactivity as apply
-    moved = apply(get_session(), at_risk_days=int(current_app.config["INACTIVITY_AT_RISK_DAYS"]),
-                  churned_days=int(current_app.config["INACTIVITY_CHURNED_DAYS"]))
+    config = current_config()
+    moved = apply(get_session(), at_risk_days=int(config["INACTIVITY_AT_RISK_DAYS"]),
+                  churned_days=int(config["INACTIVITY_CHURNED_DAYS"]))
     log.info("inactivity: %s", moved)
     return moved

@@ -16,7 +16,8 @@ from crm.customers.services import require_customer
 from crm.db import transaction, utcnow
 from crm.errors import Invalid
 
-# Other domains move what they attach to a customer: f(session, primary, duplicate), in the merge's transaction.
+# Other domains move what they attach to a customer: f(session, primary, duplicate, config), in the merge's
+# transaction; ``config`` is the merge's (their settings).
 MERGE_HOOKS: list = []
 
 _PROFILE_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "birthday", "locale")
@@ -50,7 +51,7 @@ def merge_customers(session: Session, *, primary_id: uuid.UUID, duplicate_id: uu
         session.execute(update(Customer).where(Customer.merged_into_id == duplicate.id)
                         .values(merged_into_id=primary.id))
         for hook in MERGE_HOOKS:
-            hook(session, primary, duplicate)
+            hook(session, primary, duplicate, config)
         duplicate.merged_into_id = primary.id
         recompute_metrics(session, primary)
         if duplicate.last_interaction_at and (primary.last_interaction_at is None

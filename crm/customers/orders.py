@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crm import events
 from crm.config import DEFAULTS
 from crm.customers import rfm, rules
+from crm.customers.errors import CustomerErrorCode
 from crm.customers.models import Customer, Order
 from crm.customers.money import to_base
 from crm.customers.schemas import OrderRecordSchema
@@ -22,10 +23,10 @@ from crm.customers.services import require_customer
 from crm.db import money_places, transaction, utcnow
 from crm.errors import DomainError
 
-# Order hooks of other domains (loyalty earns points): f(session, order, customer), run in the
-# order's transaction, only the first time an order is recorded.
+# Order hooks of other domains (loyalty earns points): f(session, order, customer, config), run in the
+# order's transaction, only the first time an order is recorded; ``config`` is the service's (their settings).
 ORDER_RECORDED_HOOKS: list = []
-# Run when an order is refunded or cancelled, in that transaction: f(session, order, customer) -> dict
+# Run when an order is refunded or cancelled, in that transaction: f(session, order, customer, config) -> dict
 # of figures for the answer (loyalty reports the points it reversed and could not reverse).
 ORDER_CLOSED_HOOKS: list = []
 CLOSED_STATUSES = ("REFUNDED", "CANCELLED")
@@ -52,7 +53,7 @@ def _existing(session: Session, external_id: str, payload_hash: str) -> Order | 
     if order is None:
         return None
     if order.payload_hash != payload_hash:
-        raise DomainError("IDEMPOTENCY_MISMATCH",
+        raise DomainError(CustomerErrorCode.IDEMPOTENCY_MISMATCH,
                           "An order with this externalId was already recorded with different details.", "externalId")
     return order
 
@@ -91,7 +92,7 @@ def record_order(session: Session, *, customer_id: uuid.UUID, data: dict, actor:
         rules.apply_stage_rules(session, customer, rules.StageRuleSettings.from_config(config), at=order.occurred_at)
         rules.apply_tier_rules(session, customer, config=config)
         for hook in ORDER_RECORDED_HOOKS:
-            hook(session, order, customer)
+            hook(session, order, customer, config)
         customer.updated_at = utcnow()
         events.emit(session, "order.recorded", orderId=str(order.id), customerId=str(customer.id))
     return OrderResult(order, customer, created=True)
@@ -109,27 +110,28 @@ def close_order(session: Session, *, order_id: uuid.UUID, status: str, reason: s
     """Refund or cancel an order once: it leaves the metrics, the tier rule runs again, hooks reverse
     what they granted. Asking again for the same status answers as before; another status is refused."""
     if status not in CLOSED_STATUSES:
-        raise DomainError("INVALID", f"An order is closed as one of {', '.join(CLOSED_STATUSES)}.", "status")
+        raise DomainError(CustomerErrorCode.INVALID,
+                          f"An order is closed as one of {', '.join(CLOSED_STATUSES)}.", "status")
     with transaction(session):
         order = session.get(Order, order_id)
         if order is None or session.get(Customer, order.customer_id).merged_into_id is not None:
-            raise DomainError("NOT_FOUND", "No order has this id.", "orderId")
+            raise DomainError(CustomerErrorCode.NOT_FOUND, "No order has this id.", "orderId")
         customer = require_customer(session, order.customer_id, "orderId", for_update=True)
         session.refresh(order)
         if order.status == status:
             figures = {}
             for hook in ORDER_CLOSED_HOOKS:
-                figures.update(hook(session, order, customer))
+                figures.update(hook(session, order, customer, config))
             return CloseResult(order, customer, figures)
         if order.status != "COMPLETED":
-            raise DomainError("INVALID_TRANSITION", f"This order is already {order.status}.", "status")
+            raise DomainError(CustomerErrorCode.INVALID_TRANSITION, f"This order is already {order.status}.", "status")
         order.status, order.closed_at, order.close_reason = status, utcnow(), reason
         recompute_metrics(session, customer)
         rfm.score_customer(session, customer)
         rules.apply_tier_rules(session, customer, config=config)
         figures = {}
         for hook in ORDER_CLOSED_HOOKS:
-            figures.update(hook(session, order, customer))
+            figures.update(hook(session, order, customer, config))
         customer.updated_at = utcnow()
         events.emit(session, "order.closed", orderId=str(order.id), customerId=str(customer.id), status=status)
     return CloseResult(order, customer, figures)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import events
+from crm.customers.errors import CustomerErrorCode
 from crm.customers.models import Customer, LifecycleTransition, Order, ServiceTierChange
 from crm.db import new_id, utcnow
 from crm.enums import LifecycleStage as S
@@ -69,7 +70,7 @@ def move_stage(session: Session, customer: Customer, to_stage: S, *, reason: str
     from_stage = customer.lifecycle_stage
     if to_stage not in ALLOWED_MOVES[from_stage]:
         allowed = ", ".join(sorted(s.value for s in ALLOWED_MOVES[from_stage]))
-        raise DomainError("INVALID_TRANSITION",
+        raise DomainError(CustomerErrorCode.INVALID_TRANSITION,
                           f"A customer cannot move from {from_stage.value} to {to_stage.value}; allowed: {allowed}.",
                           "toStage")
     customer.lifecycle_stage = to_stage

@@ -11,6 +11,7 @@ from crm import events
 from crm.auth.models import StaffUser
 from crm.config import DEFAULTS
 from crm.customers import rules
+from crm.customers.errors import CustomerErrorCode
 from crm.customers.models import Consent, Customer
 from crm.customers.schemas import CustomerCreateSchema, CustomerUpdateSchema
 from crm.db import lock_for_update, transaction, utcnow
@@ -40,7 +41,7 @@ def _check_unique(session: Session, values: dict, exclude_id: uuid.UUID | None =
         if exclude_id is not None:
             stmt = stmt.where(Customer.id != exclude_id)
         if session.scalar(stmt.limit(1)) is not None:
-            raise DomainError("DUPLICATE", f"Another customer already has this {label}.", field)
+            raise DomainError(CustomerErrorCode.DUPLICATE, f"Another customer already has this {label}.", field)
 
 
 def _flush_unique(session: Session) -> None:
@@ -50,7 +51,7 @@ def _flush_unique(session: Session) -> None:
     except IntegrityError as exc:
         text = str(exc.orig).lower()
         field = "externalId" if "external_id" in text else "email"
-        raise DomainError("DUPLICATE", f"Another customer already has this {field}.", field) from None
+        raise DomainError(CustomerErrorCode.DUPLICATE, f"Another customer already has this {field}.", field) from None
 
 
 def _set_names(customer: Customer, data: dict) -> None:
@@ -66,7 +67,7 @@ def create_customer(session: Session, *, data: dict, actor: str | None, config=D
     DEFAULT_TIMEZONE."""
     values = CustomerCreateSchema().load(data)
     if not (values.get("email") or values.get("phone") or values.get("external_id")):
-        raise DomainError("REQUIRED", "Give at least one of email, phone or externalId.", "email")
+        raise DomainError(CustomerErrorCode.REQUIRED, "Give at least one of email, phone or externalId.", "email")
     with transaction(session):
         _check_unique(session, values)
         customer = Customer(
@@ -104,7 +105,8 @@ def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, act
         identity_after = [values.get(attr, getattr(customer, attr)) for attr in ("email", "phone", "external_id")]
         if not any(identity_after):
             cleared = "email" if "email" in values else "phone"
-            raise DomainError("REQUIRED", "A customer keeps at least one of email, phone or externalId.", cleared)
+            raise DomainError(CustomerErrorCode.REQUIRED,
+                              "A customer keeps at least one of email, phone or externalId.", cleared)
         for attr in ("email", "phone", "birthday", "timezone", "locale"):
             if attr in values:
                 setattr(customer, attr, values[attr])

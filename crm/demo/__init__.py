@@ -2,7 +2,11 @@
 
 Each domain registers the seeder of its part (its own ``demo.py``) from its ``init_app``
 (``crm.demo.registry``); ``seed`` runs them in order, once. The core registers its own here: the
-staff (crm/auth/demo.py) and the customers with two years of orders (crm/customers/demo.py).
+staff (crm/auth/demo.py), the customers with two years of orders (crm/customers/demo.py) and the
+RFM refresh once every order, case and survey is in. In order: staff, customers, rewards
+(loyalty/demo.py), journeys (journeys/demo.py), rfm, segments (crm/segments/demo.py), care
+(crm/messages/demo.py), campaigns (journeys/campaigns/demo.py); each names the ones before it in
+``after``, so the order holds whichever domains the app was composed with.
 
 Seeders move the platform clock through the story (``crm.demo.story``), so history says when
 things happened, and the clock is handed back as it was found.
@@ -13,9 +17,11 @@ each seeder finds already there it leaves alone.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import click
-from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crm import clock
 from crm.demo.registry import IMPORT_ACTOR, DemoRun, ordered, register, register_time_hook
@@ -33,23 +39,30 @@ def _seed_customers(run: DemoRun) -> None:
     seed_customers(run)
 
 
+def _refresh_rfm(run: DemoRun) -> None:
+    from crm.customers import rfm
+    rfm.refresh_all(run.session)
+
+
 register("staff", _seed_staff)
 register("customers", _seed_customers, after=("staff",))
+register("rfm", _refresh_rfm, after=("customers", "rewards", "journeys"))
 
 
-def seed(count: int = 300) -> str:
-    """Seed ``count`` demo customers (skipped when the demo admin exists); returns a new ADMIN token."""
+def seed(session: Session, count: int = 300, *, config: Mapping) -> str:
+    """Seed ``count`` demo customers (skipped when the demo admin exists); returns a new ADMIN token.
+
+    ``config`` is the app's configuration (the currencies, the stage and tier rules, each domain's settings);
+    the caller (`crm demo`) hands it and the session over, so the demo needs no app of its own."""
     from crm.auth.demo import ADMIN_EMAIL, ensure_staff
     from crm.auth.models import StaffUser
     from crm.auth.services import create_token
-    from crm.sessions import get_session
     from crm.enums import Role
 
     if count < 0:
         raise click.BadParameter("must be zero or more", param_hint="--customers")
-    session = get_session()
     if session.scalar(select(StaffUser.id).where(StaffUser.email == ADMIN_EMAIL)) is None:
-        run = DemoRun(session=session, count=count, present=clock.now(), config=current_app.config)
+        run = DemoRun(session=session, count=count, present=clock.now(), config=config)
         for seeder in ordered():
             seeder.seed(run)
         ensure_staff(session, include_admin=True)

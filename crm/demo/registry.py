@@ -6,14 +6,14 @@ skipped, so the platform runs without journeys or loyalty too. Seeders write thr
 domain's services, one transaction each, and skip what an interrupted seed already made.
 
 Time hooks let a domain keep up with a customer's story while the customer seeder moves the
-clock through it: ``hook(session, customer_id, since, until)`` runs with the clock at ``until``
+clock through it: ``hook(run, customer_id, since, until)`` runs with the clock at ``until``
 before each step of the story and once at its end (loyalty expires lots and reviews tiers at the
-moments the periodic jobs would have).
+moments the periodic jobs would have: loyalty/demo.py).
 """
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,7 +30,7 @@ class DemoRun:
     session: Session
     count: int
     present: datetime
-    config: dict
+    config: Mapping
     actor: str = IMPORT_ACTOR
     notes: dict = field(default_factory=dict)  # what one seeder leaves for a later one (agents, ...)
 
@@ -42,7 +42,7 @@ class Seeder:
     after: tuple[str, ...] = ()
 
 
-TimeHook = Callable[[Session, uuid.UUID, datetime, datetime], None]
+TimeHook = Callable[[DemoRun, uuid.UUID, datetime, datetime], None]
 
 SEEDERS: dict[str, Seeder] = {}
 TIME_HOOKS: list[TimeHook] = []
@@ -73,6 +73,6 @@ def ordered() -> list[Seeder]:
     return done
 
 
-def time_passes(session: Session, customer_id: uuid.UUID, since: datetime, until: datetime) -> None:
+def time_passes(run: DemoRun, customer_id: uuid.UUID, since: datetime, until: datetime) -> None:
     for hook in TIME_HOOKS:
-        hook(session, customer_id, since, until)
+        hook(run, customer_id, since, until)

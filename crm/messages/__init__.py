@@ -21,7 +21,12 @@ def init_app(app) -> None:
         app.config.setdefault(key, value)
     if move_messages not in MERGE_HOOKS:
         MERGE_HOOKS.append(move_messages)
+    from crm.api.extensions import register_fields
+    register_fields("Customer", "crm.messages", "crm.messages.gql.types.CustomerMessages")
     for topic, job in CARE_TRIGGERS:
         events.subscribe(topic, job, queue="messages")
     app.cli.add_command(messages_group)
     app.cli.add_command(periodic_group)
+    from crm.demo.registry import register
+    from crm.messages.demo import seed_care
+    register("care", seed_care, after=("customers", "rewards", "journeys", "rfm", "segments"))

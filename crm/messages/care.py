@@ -19,6 +19,7 @@ from crm.db import transaction, utcnow
 from crm.enums import Channel
 from crm.errors import DomainError, Invalid, NotFound
 from crm.messages import templates
+from crm.messages.errors import MessageErrorCode
 from crm.messages.models import (
     SENDABLE_CHANNELS,
     CareRuleSetting,
@@ -164,7 +165,8 @@ def update_care_rule(session: Session, *, key: str, enabled: bool | None = None,
             if not locale or len(locale) > 35:
                 raise Invalid("A locale is a tag such as 'de' or 'de-CH'.", "input.locale")
             if template is None:
-                raise DomainError("REQUIRED", "A locale is given with the template for it.", "input.template")
+                raise DomainError(MessageErrorCode.REQUIRED,
+                                  "A locale is given with the template for it.", "input.template")
         if template is not None:
             if locale and not template.strip():
                 variants.pop(locale, None)

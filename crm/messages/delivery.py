@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,8 @@ from crm.db import lock_for_update, transaction, utcnow
 from crm.messages import policy, providers
 from crm.messages.models import PENDING, Message, MessageStatus
 from crm.messages.services import SEND_JOB
-from crm.messages.settings import MessageSettings, current_settings
+from crm.messages.settings import MessageSettings
+from crm.sessions import current_config
 
 log = logging.getLogger(__name__)
 outcomes = logging.getLogger("crm.messages.sent")  # with the log provider's SENT lines: one log of what happened
@@ -88,7 +88,7 @@ def dispatch_due(session: Session, *, now: datetime | None = None, limit: int = 
     and queueing it again would only add work. Each status is read on its own, so each read walks
     the (status, scheduled_for) index in order instead of sorting every due row."""
     from crm.queue import enqueue_many, jobs_waiting
-    settings = settings or current_settings()
+    settings = settings or MessageSettings.from_config(current_config())
     total = 0
     for status in PENDING:
         while True:
@@ -127,12 +127,13 @@ def dispatch_due(session: Session, *, now: datetime | None = None, limit: int = 
 
 def deliver(session: Session, *, message_id: uuid.UUID, now: datetime | None = None) -> MessageStatus | None:
     """The sender job's work; returns the message's status afterwards (None if it does not exist)."""
-    settings = current_settings()
+    config = current_config()
+    settings = MessageSettings.from_config(config)
     claim = claim_message(session, message_id=message_id, settings=settings, now=now)
     if not isinstance(claim, Claim):
         return claim
     try:
-        reference = providers.send(claim.envelope, current_app.config)
+        reference = providers.send(claim.envelope, config)
     except providers.ProviderError as exc:
         return record_failure(session, message_id=message_id, claim=claim, error=str(exc),
                               retryable=exc.retryable, settings=settings)

@@ -6,18 +6,17 @@ import logging
 import uuid
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import extract, or_, select
 
 from crm import events
 from crm.customers.models import Customer
 from crm.db import transaction, utcnow
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 from crm.enums import LifecycleStage, ServiceTier
 from crm.messages import delivery
 from crm.messages.care import schedule_care
 from crm.messages.policy import zone_of
-from crm.messages.settings import current_settings
+from crm.messages.settings import MessageSettings
 
 log = logging.getLogger(__name__)
 SERVICE_TIER_RANK = {ServiceTier.STANDARD.value: 0, ServiceTier.PREFERRED.value: 1, ServiceTier.VIP.value: 2}
@@ -40,7 +39,8 @@ def _care(key: str, customer_id: str, dedupe: str, happened_at: datetime, **cont
     session = get_session()
     with transaction(session):
         created = schedule_care(session, key=key, customer_id=uuid.UUID(customer_id), dedupe=dedupe,
-                                happened_at=happened_at, context=context, settings=current_settings())
+                                happened_at=happened_at, context=context,
+                                settings=MessageSettings.from_config(current_config()))
     return str(created.message.id) if created else None
 
 
@@ -89,7 +89,9 @@ def send_birthday_greetings(now: datetime | None = None) -> int:
                       for d in days])
     candidates = session.execute(select(Customer.id, Customer.birthday, Customer.timezone)
                                  .where(Customer.birthday.is_not(None), Customer.merged_into_id.is_(None), day_match))
-    bonus = int(current_app.config.get("LOYALTY_BIRTHDAY_POINTS") or 0)
+    config = current_config()
+    bonus = int(config.get("LOYALTY_BIRTHDAY_POINTS") or 0)
+    settings = MessageSettings.from_config(config)
     greeted = 0
     for customer_id, birthday, zone in candidates.all():
         today = now.astimezone(zone_of(zone)).date()
@@ -98,7 +100,7 @@ def send_birthday_greetings(now: datetime | None = None) -> int:
         with transaction(session):
             created = schedule_care(session, key="birthday", customer_id=customer_id,
                                     dedupe=f"{customer_id}:{today.year}", happened_at=now,
-                                    context={"year": today.year, "bonusPoints": bonus}, settings=current_settings(),
+                                    context={"year": today.year, "bonusPoints": bonus}, settings=settings,
                                     now=now)
             if created and created.created:
                 events.emit(session, "customer.birthday", customerId=str(customer_id), year=today.year)

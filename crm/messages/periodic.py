@@ -1,15 +1,15 @@
 """The record of periodic runs, written in its own short transactions so a job's rollback keeps it."""
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select
 
 from crm.db import utcnow
 from crm.messages.models import PeriodicRun
+from crm.sessions import new_session
 
 
 def _with_row(name: str, change) -> None:
-    with current_app.extensions["crm.sessionmaker"]() as session:
+    with new_session() as session:
         query = select(PeriodicRun).where(PeriodicRun.name == name)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()

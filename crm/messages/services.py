@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crm.auth.permissions import Capability, has, roles_for
 from crm.customers.models import Customer
 from crm.customers.services import require_customer
 from crm.db import transaction, upsert_insert, utcnow
@@ -21,6 +22,7 @@ from crm.enums import Channel, Role
 from crm.errors import DomainError, Forbidden, Invalid
 from crm.masking import masks_pii
 from crm.messages import policy, templates
+from crm.messages.errors import MessageErrorCode
 from crm.messages.models import (
     SENDABLE_CHANNELS,
     Message,
@@ -89,7 +91,7 @@ def _clean_text(value: str | None, field: str, limit: int, required: bool = Fals
     value = (value or "").strip()
     if not value:
         if required:
-            raise DomainError("REQUIRED", "This field cannot be empty.", field)
+            raise DomainError(MessageErrorCode.REQUIRED, "This field cannot be empty.", field)
         return None
     if "\x00" in value:
         raise Invalid("Text may not contain NUL characters.", field)
@@ -111,8 +113,9 @@ def send_manual(session: Session, *, customer_id: uuid.UUID, channel: Channel, p
     channel, purpose = Channel(channel), MessagePurpose(purpose)
     if channel not in SENDABLE_CHANNELS:
         raise Invalid("Messages go out by EMAIL, SMS or PUSH.", "input.channel")
-    if purpose == MessagePurpose.TRANSACTIONAL and actor_role != Role.ADMIN:
-        raise Forbidden("Only ADMIN sends TRANSACTIONAL messages, which go out without consent.", "input.purpose")
+    if purpose == MessagePurpose.TRANSACTIONAL and not has(actor_role, Capability.MESSAGES_TRANSACTIONAL):
+        senders = " or ".join(r.value for r in roles_for(Capability.MESSAGES_TRANSACTIONAL))
+        raise Forbidden(f"Only {senders} sends TRANSACTIONAL messages, which go out without consent.", "input.purpose")
     subject = _clean_text(subject, "input.subject", MAX_SUBJECT)
     body = _clean_text(body, "input.body", MAX_BODY, required=True)
     if dedupe_key is not None:
@@ -126,14 +129,16 @@ def send_manual(session: Session, *, customer_id: uuid.UUID, channel: Channel, p
         earlier = session.scalars(select(Message).where(Message.dedupe_key == key)).first()
         if earlier is not None:
             if earlier.payload_hash != digest:
-                raise DomainError("IDEMPOTENCY_MISMATCH", "This dedupeKey was used for a different message.",
+                raise DomainError(MessageErrorCode.IDEMPOTENCY_MISMATCH,
+                                  "This dedupeKey was used for a different message.",
                                   "input.dedupeKey")
             return earlier
         customer = require_customer(session, customer_id, field="input.customerId")
         if not policy.address_of(customer, channel):
             raise Invalid(f"This customer has no address for {channel.value}.", "input.channel")
         if purpose in policy.NEEDS_CONSENT and not policy.has_consent(session, customer.id, channel):
-            raise DomainError("CONSENT_MISSING", f"This customer has not consented to {channel.value} messages.",
+            raise DomainError(MessageErrorCode.CONSENT_MISSING,
+                              f"This customer has not consented to {channel.value} messages.",
                               "input.channel")
         context = templates.customer_context(session, customer, masked=masks_pii(actor_role))
         try:
@@ -168,7 +173,7 @@ def retry_failed(session: Session, *, trigger_prefix: str | None = None, since: 
     return result.rowcount
 
 
-def move_messages(session: Session, primary: Customer, duplicate: Customer) -> None:
+def move_messages(session: Session, primary: Customer, duplicate: Customer, config) -> None:
     """Merge hook: the duplicate's messages are the primary's history now."""
     session.execute(update(Message).where(Message.customer_id == duplicate.id).values(customer_id=primary.id)
                     .execution_options(synchronize_session=False))

@@ -85,8 +85,3 @@ class MessageSettings:
     def backoff(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed attempt."""
         return timedelta(seconds=self.retry_backoff[min(attempts, len(self.retry_backoff)) - 1])
-
-
-def current_settings() -> MessageSettings:
-    from flask import current_app
-    return MessageSettings.from_config(current_app.config)

@@ -33,8 +33,13 @@ def init_app(app) -> None:
     for topic in ("segment.joined", "segment.left"):  # segments and tier rules built on other segments
         events.subscribe(topic, "crm.segments.jobs.reevaluate_readers", queue="segments")
     FILTER_PROVIDERS["segment_id"] = segment_filter
+    from crm.api.extensions import register_fields
+    register_fields("Customer", "crm.segments", "crm.segments.gql.types.CustomerSegments")
     from crm.segments.cli import segments_group
     app.cli.add_command(segments_group)
+    from crm.demo.registry import register
+    from crm.segments.demo import seed_segments
+    register("segments", seed_segments, after=("customers", "rewards", "journeys", "rfm"))
     for job in (("segments-refresh", "crm.segments.jobs.refresh_segments", "SEGMENTS_REFRESH_INTERVAL"),
                 ("customer-scores", "crm.segments.jobs.refresh_scores", "SCORES_REFRESH_INTERVAL")):
         if job not in PERIODIC_JOBS:

@@ -4,10 +4,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import current_app
-
 from crm.customers import scores
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 from crm.segments import services, tiers
 
 log = logging.getLogger(__name__)
@@ -20,7 +18,7 @@ def reevaluate_customer(payload: dict) -> dict:
         services.absorb_duplicate(get_session(), primary_id=uuid.UUID(payload["primaryId"]),
                                   duplicate_id=uuid.UUID(payload["duplicateId"]))
     changes = services.reevaluate_customer(get_session(), customer_id=uuid.UUID(customer_id),
-                                           reason=payload.get("topic", "event"), config=current_app.config)
+                                           reason=payload.get("topic", "event"), config=current_config())
     return {str(k): v for k, v in changes.items()}
 
 
@@ -33,7 +31,7 @@ def reevaluate_readers(payload: dict) -> int:
         return 0
     for customer_id in payload["customerIds"]:
         services.reevaluate_customer(session, customer_id=uuid.UUID(customer_id), reason=payload["topic"],
-                                     config=current_app.config)
+                                     config=current_config())
     return len(payload["customerIds"])
 
 
@@ -47,7 +45,8 @@ def refresh_segments() -> dict:
 def refresh_scores() -> dict:
     """Periodic: lifetime value and churn risk of every customer, then the tier rules that may read them."""
     session = get_session()
-    scored = scores.refresh_all(session, current_app.config)
-    moved = tiers.review_all(session, current_app.config)
+    config = current_config()
+    scored = scores.refresh_all(session, config)
+    moved = tiers.review_all(session, config)
     log.info("customer scores: %d changed; service tiers: %d moved", scored, moved)
     return {"scoresChanged": scored, "tiersMoved": moved}

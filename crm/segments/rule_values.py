@@ -10,13 +10,13 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from crm.api.ids import parse_id
 from crm.errors import Invalid
+from crm.ids import parse_id
 from crm.instants import InstantError, parse_instant
 from crm.segments.fields import FieldDef
 
 MAX_DURATION_YEARS = 100
-MAX_AMOUNT = Decimal("100000000000000")  # the Decimal scalar's bound (crm.api.scalars.MAX_DECIMAL)
+MAX_AMOUNT = Decimal("100000000000000")  # the Decimal scalar's bound (crm.values.MAX_DECIMAL)
 MAX_RULE_INT = 2 ** 63 - 1
 MAX_TEXT = 1000
 _DURATION = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"

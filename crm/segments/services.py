@@ -20,6 +20,7 @@ from crm.customers.models import Customer
 from crm.db import lock_for_update, transaction, utcnow
 from crm.errors import DomainError, Invalid, NotFound
 from crm.segments import membership
+from crm.segments.errors import SegmentErrorCode
 from crm.segments.models import Segment, SegmentKind, SegmentMembership, SegmentMembershipChange, ServiceTierRule
 from crm.segments.rules import condition_fields, explain, referenced_segments, validate
 
@@ -48,7 +49,7 @@ def _text(value, field: str, limit: int, required: bool) -> str | None:
         raise Invalid("Expected a string.", field)
     if not value:
         if required:
-            raise DomainError("REQUIRED", "Give a name.", field)
+            raise DomainError(SegmentErrorCode.REQUIRED, "Give a name.", field)
         return None
     if len(value) > limit:
         raise Invalid(f"At most {limit} characters.", field)
@@ -61,7 +62,7 @@ def _check_rule(session: Session, kind: SegmentKind, rule, segment_id: uuid.UUID
             raise Invalid("A STATIC segment has no rule: its members are added and removed by hand.", "input.rule")
         return None
     if rule is None:
-        raise DomainError("REQUIRED", "A DYNAMIC segment needs a rule.", "input.rule")
+        raise DomainError(SegmentErrorCode.REQUIRED, "A DYNAMIC segment needs a rule.", "input.rule")
     validate(rule, "input.rule")
     check_references(session, rule, segment_id, "input.rule")
     return rule
@@ -115,7 +116,7 @@ def _store(session: Session, segment: Segment) -> None:
             session.add(segment)
             session.flush()
     except IntegrityError:
-        raise DomainError("DUPLICATE", "Another segment has this name.", "input.name") from None
+        raise DomainError(SegmentErrorCode.DUPLICATE, "Another segment has this name.", "input.name") from None
 
 
 def create_segment(session: Session, *, name, kind: SegmentKind, description=None, rule=None,
@@ -201,7 +202,7 @@ def customer_ids_by(session: Session, key: str, values: list[str]) -> dict[str, 
 
 def _customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     if not customer_ids:
-        raise DomainError("REQUIRED", "Give at least one customer.", "customerIds")
+        raise DomainError(SegmentErrorCode.REQUIRED, "Give at least one customer.", "customerIds")
     if len(customer_ids) > MAX_IDS:
         raise Invalid(f"At most {MAX_IDS} customers per call.", "customerIds")
     live = membership.live_customer_ids(session, customer_ids)
@@ -282,7 +283,7 @@ class Preview:
 def preview(session: Session, *, rule, sample_size: int = 10) -> Preview:
     """A dry run of a rule over the whole base: how many match and a few of them. Writes nothing."""
     if rule is None:
-        raise DomainError("REQUIRED", "Give a rule.", "rule")
+        raise DomainError(SegmentErrorCode.REQUIRED, "Give a rule.", "rule")
     validate(rule, "rule")
     check_references(session, rule, None, "rule")
     matching = membership.matching_customers(rule, now=utcnow(), path="rule")

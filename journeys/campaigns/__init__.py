@@ -25,7 +25,7 @@ def segment_users(session, segment_id) -> list[str]:
 
 
 def init_app(app) -> None:
-    """Plug campaigns in: settings, event triggers, the send guard, periodic jobs, the segment-users hook."""
+    """Plug campaigns in: settings, event triggers, the send guard, periodic jobs, the segment-users hook, the demo."""
     from crm import events
     from crm.messages.delivery import SEND_GUARDS
     from crm.queue import PERIODIC_JOBS, ROUND_JOBS
@@ -45,6 +45,9 @@ def init_app(app) -> None:
         ROUND_JOBS.insert(ROUND_JOBS.index("messages-dispatch"), "campaigns")
     if segment_users not in SEGMENT_USERS:
         SEGMENT_USERS.append(segment_users)
+    from crm.demo.registry import register
+    from journeys.campaigns.demo import seed_campaigns
+    register("campaigns", seed_campaigns, after=("customers", "rewards", "journeys", "rfm", "segments", "care"))
 
 
 def _guard(session, message):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from sqlalchemy.orm import Session
 
-from crm.api.ids import parse_id
+from crm.ids import parse_id
 from crm.customers.schemas import IANA_TIMEZONES
 from crm.enums import Channel, LifecycleStage, Role, ServiceTier
 from crm.errors import DomainError, Invalid
@@ -23,6 +23,7 @@ from crm.messages import templates
 from crm.messages.models import SENDABLE_CHANNELS
 from crm.segments import rules
 from crm.segments.services import check_references, get_segment
+from journeys.campaigns.errors import CampaignErrorCode
 from journeys.campaigns.schedule import CRON_HORIZON_YEARS, FIRST_YEAR, LAST_YEAR, WEEKDAYS, fires_within, is_random
 
 STEP_TYPES = ("SEND", "WAIT", "BRANCH", "UPDATE", "EXIT")
@@ -129,7 +130,8 @@ def clean_schedule(schedule: dict, now: datetime, field: str = "input.schedule")
             out["at"] = at.isoformat()
             return out
         if not schedule.get("local_date") or not schedule.get("local_time"):
-            raise DomainError("REQUIRED", "A one-off needs at, or localDate and localTime.", f"{field}.localDate")
+            raise DomainError(CampaignErrorCode.REQUIRED,
+                              "A one-off needs at, or localDate and localTime.", f"{field}.localDate")
         out["localDate"] = _date(schedule["local_date"], f"{field}.localDate")
         out["localTime"] = _clock(schedule["local_time"], f"{field}.localTime")
         return out
@@ -139,7 +141,8 @@ def clean_schedule(schedule: dict, now: datetime, field: str = "input.schedule")
         raise Invalid("A recurring schedule has no single instant or date; use startsOn/endsOn.", f"{field}.at")
     frequency = getattr(schedule.get("frequency"), "value", schedule.get("frequency"))
     if frequency not in FREQUENCIES:
-        raise DomainError("REQUIRED", "A recurring schedule needs a frequency: DAILY, WEEKLY, MONTHLY or CRON.",
+        raise DomainError(CampaignErrorCode.REQUIRED,
+                          "A recurring schedule needs a frequency: DAILY, WEEKLY, MONTHLY or CRON.",
                           f"{field}.frequency")
     out["frequency"] = frequency
     if frequency == "CRON":
@@ -156,7 +159,7 @@ def clean_schedule(schedule: dict, now: datetime, field: str = "input.schedule")
         out["cron"] = expression
     else:
         if not schedule.get("local_time"):
-            raise DomainError("REQUIRED", "A recurring schedule needs localTime.", f"{field}.localTime")
+            raise DomainError(CampaignErrorCode.REQUIRED, "A recurring schedule needs localTime.", f"{field}.localTime")
         out["localTime"] = _clock(schedule["local_time"], f"{field}.localTime")
     if frequency == "WEEKLY":
         days = [getattr(d, "value", d) for d in schedule.get("weekdays") or []]
@@ -187,17 +190,18 @@ def clean_trigger(session: Session, trigger: dict, field: str = "input.trigger")
     if kind == "STAGE_ENTERED":
         stage = trigger.get("stage")
         if stage is None:
-            raise DomainError("REQUIRED", "STAGE_ENTERED needs the stage.", f"{field}.stage")
+            raise DomainError(CampaignErrorCode.REQUIRED, "STAGE_ENTERED needs the stage.", f"{field}.stage")
         out["stage"] = _enum_values([stage], LifecycleStage, f"{field}.stage")[0]
     elif kind == "SEGMENT_JOINED":
         if not trigger.get("segment_id"):
-            raise DomainError("REQUIRED", "SEGMENT_JOINED needs the segmentId.", f"{field}.segmentId")
+            raise DomainError(CampaignErrorCode.REQUIRED, "SEGMENT_JOINED needs the segmentId.", f"{field}.segmentId")
         segment_id = _uuid(trigger["segment_id"], f"{field}.segmentId")
         out["segmentId"] = str(get_segment(session, segment_id, f"{field}.segmentId").id)
     elif kind == "LOYALTY_TIER_REACHED":
         tier = (trigger.get("loyalty_tier") or "").strip()
         if not tier or len(tier) > 50:
-            raise DomainError("REQUIRED", "LOYALTY_TIER_REACHED needs the loyaltyTier key.", f"{field}.loyaltyTier")
+            raise DomainError(CampaignErrorCode.REQUIRED,
+                              "LOYALTY_TIER_REACHED needs the loyaltyTier key.", f"{field}.loyaltyTier")
         out["loyaltyTier"] = tier
     else:
         days = trigger.get("days")
@@ -219,7 +223,8 @@ def clean_rule(session: Session, rule, field: str, role: Role | None = None) -> 
 def _content(step: dict, field: str, limits: templates.RenderLimits, deadline: float) -> list[dict]:
     variants = step.get("content") or []
     if not variants:
-        raise DomainError("REQUIRED", "A SEND step needs content for at least one channel.", f"{field}.content")
+        raise DomainError(CampaignErrorCode.REQUIRED,
+                          "A SEND step needs content for at least one channel.", f"{field}.content")
     out, seen = [], set()
     for i, variant in enumerate(variants):
         here = f"{field}.content.{i}"
@@ -241,7 +246,7 @@ def _content(step: dict, field: str, limits: templates.RenderLimits, deadline: f
         out.append({"channel": channel.value, "locale": locale, "template": variant["template"]})
     for channel in dict.fromkeys(v["channel"] for v in out):
         if not any(v["channel"] == channel and not v["locale"] for v in out):
-            raise DomainError("REQUIRED", f"{channel} needs a default template (one without a locale).",
+            raise DomainError(CampaignErrorCode.REQUIRED, f"{channel} needs a default template (one without a locale).",
                               f"{field}.content")
     return out
 
@@ -249,7 +254,7 @@ def _content(step: dict, field: str, limits: templates.RenderLimits, deadline: f
 def clean_steps(session: Session, steps: list[dict], field: str = "input.steps", *, role: Role | None = None,
                 limits: templates.RenderLimits = templates.DEFAULT_LIMITS) -> list[dict]:
     if not steps:
-        raise DomainError("REQUIRED", "A campaign has at least one step.", field)
+        raise DomainError(CampaignErrorCode.REQUIRED, "A campaign has at least one step.", field)
     if len(steps) > MAX_STEPS:
         raise Invalid(f"At most {MAX_STEPS} steps.", field)
     keys = []
@@ -282,7 +287,7 @@ def clean_steps(session: Session, steps: list[dict], field: str = "input.steps",
                 clean["waitUntilLocalTime"] = _clock(until, f"{here}.waitUntilLocalTime")
         elif kind == "BRANCH":
             if step.get("rule") is None:
-                raise DomainError("REQUIRED", "A BRANCH step needs a rule.", f"{here}.rule")
+                raise DomainError(CampaignErrorCode.REQUIRED, "A BRANCH step needs a rule.", f"{here}.rule")
             clean["rule"] = clean_rule(session, step["rule"], f"{here}.rule", role)
             for name, key in (("ifTrue", "if_true"), ("ifFalse", "if_false")):
                 target = step.get(key)
@@ -293,7 +298,8 @@ def clean_steps(session: Session, steps: list[dict], field: str = "input.steps",
         elif kind == "UPDATE":
             stage, tier, points = step.get("stage"), step.get("tier_pin"), step.get("points")
             if stage is None and tier is None and points is None:
-                raise DomainError("REQUIRED", "An UPDATE step sets a stage, pins a tier or grants points.", here)
+                raise DomainError(CampaignErrorCode.REQUIRED,
+                                  "An UPDATE step sets a stage, pins a tier or grants points.", here)
             if stage is not None:
                 clean["stage"] = _enum_values([stage], LifecycleStage, f"{here}.stage")[0]
             if tier is not None:

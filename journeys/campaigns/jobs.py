@@ -10,16 +10,15 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from crm.customers.models import Customer
 from crm.db import transaction, utcnow
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 from crm.messages import templates
 from crm.messages.delivery import Fail, Hold
 from crm.messages.models import Message
-from crm.messages.settings import current_settings
+from crm.messages.settings import MessageSettings
 from journeys.campaigns import engine, planner
 from journeys.campaigns.entries import WITHDRAWING, enter
 from journeys.campaigns.models import Campaign, CampaignEntry, CampaignStatus, EntryStatus
@@ -32,8 +31,9 @@ def tick(now: datetime | None = None) -> dict:
     """Every maintenance round: plan due occurrences, advance due entries, close finished campaigns."""
     session = get_session()
     now = now or utcnow()
-    planned = planner.plan_due(session, now=now, settings=planner.PlanSettings.from_config(current_app.config))
-    moved = engine.advance_due(session, now=now, batch=int(current_app.config["CAMPAIGNS_BATCH"]))
+    config = current_config()
+    planned = planner.plan_due(session, now=now, settings=planner.PlanSettings.from_config(config))
+    moved = engine.advance_due(session, now=now, batch=int(config["CAMPAIGNS_BATCH"]))
     completed = planner.complete_finished(session, now=now)
     return {"entered": planned, "advanced": moved, "completed": completed}
 
@@ -53,7 +53,7 @@ def _enter_on_trigger(kind: str, matches, customer_ids: list[str], key: str, hap
     import), enters no one."""
     session = get_session()
     now = now or utcnow()
-    stale_after = current_settings().stale_after
+    stale_after = MessageSettings.from_config(current_config()).stale_after
     ids = [uuid.UUID(c) for c in customer_ids]
     campaigns = session.scalars(select(Campaign.id).where(Campaign.status == CampaignStatus.RUNNING,
                                                           Campaign.trigger_kind == kind)).all()
@@ -113,9 +113,9 @@ def still_due(session, message: Message):
         masked = bool(context.get("masked")) or campaign.masked_by is not None
         values = {**templates.customer_context(session, customer, masked=masked),
                   "campaign": {"id": str(campaign.id), "name": campaign.name}}
+        limits = MessageSettings.from_config(current_config()).render
         try:
-            rendered = templates.render(message.body, values, limits=current_settings().render,
-                                        channel=message.channel)
+            rendered = templates.render(message.body, values, limits=limits, channel=message.channel)
         except templates.TemplateProblem as exc:
             return Fail(exc.message)
         message.subject, message.body = rendered.subject, rendered.body

@@ -1,7 +1,8 @@
 """Campaign services: write, schedule, pause, resume, cancel, and what an order means to campaigns.
 
-Each public function is one transaction. MARKETER and ADMIN write campaigns; a TRANSACTIONAL campaign,
-which reaches customers without their consent, is written, scheduled and resumed by ADMIN only.
+Each public function is one transaction. Roles with campaigns.write write campaigns (the GraphQL layer checks);
+a TRANSACTIONAL campaign, which reaches customers without their consent, is written, scheduled and resumed only
+by roles with messages.transactional (checked here: crm.auth.permissions).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crm.auth.permissions import Capability, has, roles_for
 from crm.customers.models import Order
 from crm.db import lock_for_update, transaction, utcnow
 from crm.enums import Role
@@ -21,6 +23,7 @@ from crm.messages.templates import DEFAULT_LIMITS, RenderLimits
 from journeys.campaigns import definition
 from journeys.campaigns.engine import trigger_of
 from journeys.campaigns.entries import finish, withdraw
+from journeys.campaigns.errors import CampaignErrorCode
 from journeys.campaigns.models import Campaign, CampaignEntry, CampaignStatus, CampaignStepRun, EntryStatus
 
 # Where a paused campaign's unsent messages wait: the dispatcher never reaches it; resume brings them back.
@@ -47,8 +50,9 @@ def _locked(session: Session, campaign_id: uuid.UUID) -> Campaign:
 
 
 def _may_send_without_consent(campaign: Campaign, role: Role) -> None:
-    if campaign.purpose == MessagePurpose.TRANSACTIONAL and role != Role.ADMIN:
-        raise Forbidden("Only ADMIN runs TRANSACTIONAL campaigns, which go out without consent.", "input.purpose")
+    if campaign.purpose == MessagePurpose.TRANSACTIONAL and not has(role, Capability.MESSAGES_TRANSACTIONAL):
+        runners = " or ".join(r.value for r in roles_for(Capability.MESSAGES_TRANSACTIONAL))
+        raise Forbidden(f"Only {runners} runs TRANSACTIONAL campaigns, which go out without consent.", "input.purpose")
 
 
 def _touched_by(campaign: Campaign, actor: str | None, role: Role) -> None:
@@ -63,7 +67,7 @@ def _apply(session: Session, campaign: Campaign, values: dict, now: datetime, *,
     if "name" in values:
         name = (values["name"] or "").strip()
         if not name:
-            raise DomainError("REQUIRED", "A campaign needs a name.", "input.name")
+            raise DomainError(CampaignErrorCode.REQUIRED, "A campaign needs a name.", "input.name")
         if len(name) > 200:
             raise Invalid("A name is at most 200 characters.", "input.name")
         campaign.name = name
@@ -128,7 +132,7 @@ def create_campaign(session: Session, *, values: dict, actor: str | None, actor_
                             conversion_window_seconds=7 * 86400, created_by=actor, updated_by=actor,
                             created_at=now, updated_at=now)
         if "name" not in values:
-            raise DomainError("REQUIRED", "A campaign needs a name.", "input.name")
+            raise DomainError(CampaignErrorCode.REQUIRED, "A campaign needs a name.", "input.name")
         _apply(session, campaign, values, now, actor=actor, role=actor_role, limits=limits)
         _touched_by(campaign, actor, actor_role)
         _may_send_without_consent(campaign, actor_role)
@@ -144,7 +148,8 @@ def update_campaign(session: Session, *, campaign_id: uuid.UUID, values: dict, a
     with transaction(session):
         campaign = _locked(session, campaign_id)
         if campaign.status not in EDITABLE:
-            raise DomainError("CAMPAIGN_FINISHED", f"A {campaign.status.value} campaign cannot change.", "id")
+            raise DomainError(CampaignErrorCode.CAMPAIGN_FINISHED,
+                              f"A {campaign.status.value} campaign cannot change.", "id")
         _may_send_without_consent(campaign, actor_role)   # nor edit one that is TRANSACTIONAL ...
         _apply(session, campaign, values, now, actor=actor, role=actor_role, limits=limits)
         _touched_by(campaign, actor, actor_role)
@@ -157,9 +162,10 @@ def update_campaign(session: Session, *, campaign_id: uuid.UUID, values: dict, a
 
 def _check_runnable(campaign: Campaign, now: datetime) -> None:
     if not campaign.steps:
-        raise DomainError("REQUIRED", "A campaign has at least one step before it runs.", "input.steps")
+        raise DomainError(CampaignErrorCode.REQUIRED, "A campaign has at least one step before it runs.", "input.steps")
     if campaign.schedule is None and campaign.trigger is None:
-        raise DomainError("REQUIRED", "A campaign runs on a schedule or a trigger: give one.", "input.schedule")
+        raise DomainError(CampaignErrorCode.REQUIRED,
+                          "A campaign runs on a schedule or a trigger: give one.", "input.schedule")
 
 
 def schedule_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | None, actor_role: Role,
@@ -169,7 +175,7 @@ def schedule_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | 
     with transaction(session):
         campaign = _locked(session, campaign_id)
         if campaign.status != CampaignStatus.DRAFT:
-            raise DomainError("INVALID_STATUS", f"Only a DRAFT campaign is scheduled; this one is "
+            raise DomainError(CampaignErrorCode.INVALID_TRANSITION, f"Only a DRAFT campaign is scheduled; this one is "
                                                 f"{campaign.status.value}.", "id")
         _may_send_without_consent(campaign, actor_role)
         _check_runnable(campaign, now)
@@ -189,7 +195,7 @@ def pause_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | Non
     with transaction(session):
         campaign = _locked(session, campaign_id)
         if campaign.status != CampaignStatus.RUNNING:
-            raise DomainError("INVALID_STATUS", f"Only a RUNNING campaign is paused; this one is "
+            raise DomainError(CampaignErrorCode.INVALID_TRANSITION, f"Only a RUNNING campaign is paused; this one is "
                                                 f"{campaign.status.value}.", "id")
         campaign.status, campaign.paused_at, campaign.updated_by, campaign.updated_at = \
             CampaignStatus.PAUSED, now, actor, now
@@ -207,7 +213,7 @@ def resume_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | No
     with transaction(session):
         campaign = _locked(session, campaign_id)
         if campaign.status != CampaignStatus.PAUSED:
-            raise DomainError("INVALID_STATUS", f"Only a PAUSED campaign is resumed; this one is "
+            raise DomainError(CampaignErrorCode.INVALID_TRANSITION, f"Only a PAUSED campaign is resumed; this one is "
                                                 f"{campaign.status.value}.", "id")
         _may_send_without_consent(campaign, actor_role)
         campaign.status, campaign.paused_at, campaign.updated_by, campaign.updated_at = \
@@ -228,7 +234,8 @@ def cancel_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | No
     with transaction(session):
         campaign = _locked(session, campaign_id)
         if campaign.status == CampaignStatus.CANCELLED:
-            raise DomainError("INVALID_STATUS", f"A {campaign.status.value} campaign cannot be cancelled.", "id")
+            raise DomainError(CampaignErrorCode.INVALID_TRANSITION,
+                              f"A {campaign.status.value} campaign cannot be cancelled.", "id")
         campaign.status, campaign.finished_at, campaign.updated_by, campaign.updated_at = \
             CampaignStatus.CANCELLED, now, actor, now
         session.execute(update(CampaignEntry).where(CampaignEntry.campaign_id == campaign.id,

@@ -3,22 +3,18 @@ from __future__ import annotations
 
 import graphene
 
+from crm.api.errors import error_codes, error_type
+from journeys import errors
 
-class JourneyErrorCode(graphene.Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    DUPLICATE = "DUPLICATE"
-    FORBIDDEN = "FORBIDDEN"
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
-
-
-class JourneyError(graphene.ObjectType):
-    field = graphene.String()
-    message = graphene.String(required=True)
-    code = graphene.Field(JourneyErrorCode, required=True)
+JourneyErrorCode = error_codes(errors.JourneyErrorCode)  # also the code of interactionRecordBulk's row errors
+JourneyError = error_type("JourneyError", errors.JourneyErrorCode)
 
 
 def journey_errors():
     return graphene.List(graphene.NonNull(JourneyError), required=True)
+
+
+def journey_payload(name: str, **fields: type[graphene.ObjectType]) -> type[graphene.ObjectType]:
+    """A journeys mutation payload: the (nullable) objects it answers with, then its errors."""
+    return type(name, (graphene.ObjectType,),
+                {**{key: graphene.Field(of) for key, of in fields.items()}, "errors": journey_errors()})

@@ -24,9 +24,10 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crm.api.ids import parse_id
+from crm.ids import parse_id
 from crm.customers.models import Customer
 from crm.errors import DomainError, Invalid
+from journeys.errors import JourneyErrorCode
 from journeys.interactions.services import InteractionRow, record_interactions
 
 BATCH_SIZE = 1000
@@ -48,7 +49,7 @@ class ImportFileError(Invalid):
 class Rejection:
     line: int
     field: str
-    code: str
+    code: JourneyErrorCode
     message: str
 
 
@@ -122,7 +123,7 @@ def _read_csv(lines: _Lines) -> Iterator[_Parsed]:
             break
         except csv.Error as exc:  # a stray quote; the reader goes on with the next line
             line, start = start, reader.line_num + 1
-            yield _Parsed(line, problem=Rejection(line, "csv", "INVALID", f"Not valid CSV: {exc}."))
+            yield _Parsed(line, problem=Rejection(line, "csv", JourneyErrorCode.INVALID, f"Not valid CSV: {exc}."))
             continue
         line, start = start, reader.line_num + 1
         if not cells or cells == [""]:
@@ -131,7 +132,7 @@ def _read_csv(lines: _Lines) -> Iterator[_Parsed]:
             header = _check_header(cells)
             continue
         if len(cells) != len(header):
-            yield _Parsed(line, problem=Rejection(line, "csv", "INVALID",
+            yield _Parsed(line, problem=Rejection(line, "csv", JourneyErrorCode.INVALID,
                                                   f"{len(cells)} cells, the header has {len(header)}."))
             continue
         yield _Parsed(line, values={k: v for k, v in zip(header, cells) if v.strip()})
@@ -162,19 +163,20 @@ def _read_jsonl(lines: _Lines) -> Iterator[_Parsed]:
         try:
             values = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as exc:  # its own "line 1" would confuse: name the column only
-            yield _Parsed(line, problem=Rejection(line, "json", "INVALID",
+            yield _Parsed(line, problem=Rejection(line, "json", JourneyErrorCode.INVALID,
                                                   f"Not valid JSON: {exc.msg} at column {exc.colno}."))
             continue
         except (ValueError, RecursionError) as exc:  # a number of 5000 digits, nesting 1000 deep
-            yield _Parsed(line, problem=Rejection(line, "json", "INVALID", f"Not valid JSON: {exc}."))
+            yield _Parsed(line, problem=Rejection(line, "json", JourneyErrorCode.INVALID, f"Not valid JSON: {exc}."))
             continue
         if not isinstance(values, dict):
-            yield _Parsed(line, problem=Rejection(line, "json", "INVALID", "Each line is one JSON object."))
+            yield _Parsed(line, problem=Rejection(line, "json", JourneyErrorCode.INVALID,
+                                                  "Each line is one JSON object."))
             continue
         unknown = sorted(k for k in values if k not in FIELDS)
         if unknown:
-            yield _Parsed(line, problem=Rejection(line, unknown[0], "INVALID", f"Unknown field; the fields are "
-                                                  f"{', '.join(FIELDS)}."))
+            yield _Parsed(line, problem=Rejection(line, unknown[0], JourneyErrorCode.INVALID,
+                                                  f"Unknown field; the fields are {', '.join(FIELDS)}."))
             continue
         yield _Parsed(line, values={k: v for k, v in values.items()
                                     if v is not None and not (isinstance(v, str) and not v.strip())})
@@ -201,7 +203,7 @@ def _emotion(values: dict) -> int | None:
 def _occurred_at(values: dict) -> datetime:
     text = _text(values, "occurredAt")
     if text is None:
-        raise DomainError("REQUIRED", "Give occurredAt.", "occurredAt")
+        raise DomainError(JourneyErrorCode.REQUIRED, "Give occurredAt.", "occurredAt")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -241,7 +243,8 @@ def _to_pending(parsed: _Parsed) -> _Pending:
         raise Invalid("Not valid UTF-8 text, or a NUL character.", bad)
     given = [k for k in CUSTOMER_FIELDS if k in values]
     if not given:
-        raise DomainError("REQUIRED", "Give customerId, customerExternalId or customerEmail.", "customerId")
+        raise DomainError(JourneyErrorCode.REQUIRED,
+                          "Give customerId, customerExternalId or customerEmail.", "customerId")
     if len(given) > 1:
         raise Invalid(f"Give only one of {', '.join(given)}.", given[1])
     key = given[0]
@@ -253,7 +256,7 @@ def _to_pending(parsed: _Parsed) -> _Pending:
         by = (key, reference.lower() if key == "customerEmail" else reference)
     touchpoint = _text(values, "touchpointKey")
     if touchpoint is None:
-        raise DomainError("REQUIRED", "Give a touchpointKey.", "touchpointKey")
+        raise DomainError(JourneyErrorCode.REQUIRED, "Give a touchpointKey.", "touchpointKey")
     case_text = _text(values, "caseId")
     row = InteractionRow(customer_id=customer_id, touchpoint_key=touchpoint, occurred_at=_occurred_at(values),
                          emotion=_emotion(values), pain_points=_pain_points(values), note=_text(values, "note"),
@@ -298,7 +301,7 @@ def _record_batch(session: Session, batch: list[_Parsed], summary: ImportSummary
         if item.by:
             item.row.customer_id = customers.get(item.by)
             if item.row.customer_id is None:
-                rejections.append(Rejection(item.line, item.by[0], "NOT_FOUND", "No customer has this "
+                rejections.append(Rejection(item.line, item.by[0], JourneyErrorCode.NOT_FOUND, "No customer has this "
                                             + ("externalId." if item.by[0] == "customerExternalId" else "email.")))
                 continue
         rows.append(item.row)

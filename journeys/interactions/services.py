@@ -23,6 +23,7 @@ from crm import events
 from crm.customers.models import Customer
 from crm.db import UTCDateTime, transaction, utcnow
 from crm.errors import DomainError, Invalid
+from journeys.errors import JourneyErrorCode
 from journeys.maps import rollups
 from journeys.interactions.models import Interaction, InteractionPainPoint
 from journeys.maps.models import Touchpoint
@@ -56,7 +57,7 @@ class InteractionRow:
 class RowError:
     index: int
     field: str | None
-    code: str
+    code: JourneyErrorCode
     message: str
 
 
@@ -83,14 +84,14 @@ def _payload_hash(row: InteractionRow, pains: list[str]) -> str:
 def _check_row(row: InteractionRow, now: datetime, allow_system_id: bool) -> list[str]:
     """The row's normalised pain points; a DomainError names the first bad field."""
     if row.customer_id is None:
-        raise DomainError("REQUIRED", "Give a customerId.", "customerId")
+        raise DomainError(JourneyErrorCode.REQUIRED, "Give a customerId.", "customerId")
     for text, field in ((row.touchpoint_key, "touchpointKey"), (row.note, "note"), (row.external_id, "externalId")):
         if text and "\x00" in text:  # PostgreSQL cannot store it: refuse the row, not the whole call
             raise Invalid("Text may not contain NUL characters.", field)
     if not (row.touchpoint_key or "").strip():
-        raise DomainError("REQUIRED", "Give a touchpointKey.", "touchpointKey")
+        raise DomainError(JourneyErrorCode.REQUIRED, "Give a touchpointKey.", "touchpointKey")
     if row.occurred_at is None:
-        raise DomainError("REQUIRED", "Give occurredAt.", "occurredAt")
+        raise DomainError(JourneyErrorCode.REQUIRED, "Give occurredAt.", "occurredAt")
     try:
         row.occurred_at = row.occurred_at.astimezone(timezone.utc)
     except (OverflowError, ValueError):
@@ -161,7 +162,7 @@ def add_interactions(session: Session, rows: list[InteractionRow], *, now: datet
             earlier_digest = earlier.payload_hash if earlier is not None else batch_ids.get(row.external_id)
             if earlier_digest is not None:
                 if earlier_digest != digest:
-                    result.errors.append(RowError(index, "externalId", "IDEMPOTENCY_MISMATCH",
+                    result.errors.append(RowError(index, "externalId", JourneyErrorCode.IDEMPOTENCY_MISMATCH,
                                                   "This externalId was recorded with a different payload."))
                 else:
                     result.duplicates += 1
@@ -204,17 +205,17 @@ def _lock_customers(session: Session, stmt):
     return stmt.order_by(Customer.id).with_for_update(read=True, key_share=True)
 
 
-def _reference_problem(row, customers, touchpoints, case_owner) -> tuple[str, str, str] | None:
+def _reference_problem(row, customers, touchpoints, case_owner) -> tuple[str, JourneyErrorCode, str] | None:
     if row.customer_id not in customers:
-        return "customerId", "NOT_FOUND", "No customer has this id."
+        return "customerId", JourneyErrorCode.NOT_FOUND, "No customer has this id."
     if row.touchpoint_key.strip() not in touchpoints:
-        return "touchpointKey", "NOT_FOUND", f"No touchpoint has the key {row.touchpoint_key.strip()!r}."
+        return "touchpointKey", JourneyErrorCode.NOT_FOUND, f"No touchpoint has the key {row.touchpoint_key.strip()!r}."
     if row.case_id is not None:
         owner = case_owner.get(row.case_id)
         if owner is None:
-            return "caseId", "NOT_FOUND", "No case has this id."
+            return "caseId", JourneyErrorCode.NOT_FOUND, "No case has this id."
         if owner != row.customer_id:
-            return "caseId", "INVALID", "This case belongs to another customer."
+            return "caseId", JourneyErrorCode.INVALID, "This case belongs to another customer."
     return None
 
 

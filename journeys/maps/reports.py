@@ -22,7 +22,8 @@ from crm.api.body import unstorable
 from crm.api.ids import parse_id
 from crm.api.view import UNAUTHENTICATED_MESSAGE, bearer_viewer, error_body
 from crm.sessions import get_session
-from crm.enums import STAFF_ROLES, Channel, LifecycleStage, ServiceTier
+from crm.auth.permissions import Capability, has, roles_for
+from crm.enums import Channel, LifecycleStage, ServiceTier
 from crm.errors import DomainError, Invalid
 from crm.instants import in_utc_range
 from journeys.maps.analytics import JourneyFilter, JourneyMapReport, journey_map
@@ -30,7 +31,6 @@ from journeys.maps.report_svg import render_svg
 
 blueprint = Blueprint("journey_reports", __name__)
 
-REPORT_ROLES = STAFF_ROLES  # ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, MARKETER
 CSV_COLUMNS = ("stage", "touchpoint_key", "touchpoint_name", "channel", "customers", "interactions",
                "average_emotion", "pain_point_rate", "conversion_to_next", "median_hours_to_next", "top_pain_points")
 # A form-encoded "+02:00" arrives as " 02:00": put the plus back rather than reject a pasted URL.
@@ -59,9 +59,10 @@ def _load(key: str):
     viewer = bearer_viewer()
     if viewer is None:
         return None, error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
-    if viewer.role not in REPORT_ROLES:
+    if not has(viewer.role, Capability.MAPS_ANALYTICS):
         return None, error_body(f"The {viewer.role.value} role may not read reports; one of "
-                                f"{', '.join(r.value for r in REPORT_ROLES)} may.", "FORBIDDEN", 403)
+                                f"{', '.join(r.value for r in roles_for(Capability.MAPS_ANALYTICS))} may.",
+                                "FORBIDDEN", 403)
     problem = unstorable(key)  # a NUL from the URL would reach PostgreSQL, which refuses it
     if problem:
         return None, error_body(problem, "BAD_REQUEST", 400)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from crm.db import transaction, utcnow
 from crm.enums import Channel
 from crm.errors import DomainError, Invalid, NotFound
+from journeys.errors import JourneyErrorCode
 from journeys.maps.models import JourneyMap, Touchpoint
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -19,7 +20,7 @@ STAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,63}$")
 def _check_key(value: str, field: str, what: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise DomainError("REQUIRED", f"Give a {what}.", field)
+        raise DomainError(JourneyErrorCode.REQUIRED, f"Give a {what}.", field)
     if not KEY_PATTERN.match(value):
         raise Invalid(f"A {what} is 1-100 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit.",
                       field)
@@ -29,7 +30,7 @@ def _check_key(value: str, field: str, what: str) -> str:
 def _check_name(value: str, field: str = "name") -> str:
     value = (value or "").strip()
     if not value:
-        raise DomainError("REQUIRED", "Give a name.", field)
+        raise DomainError(JourneyErrorCode.REQUIRED, "Give a name.", field)
     if len(value) > 200 or "\x00" in value:
         raise Invalid("A name is at most 200 characters, without NUL characters.", field)
     return value
@@ -52,14 +53,14 @@ def create_touchpoint(session: Session, *, key: str, name: str, channel: Channel
         if stage not in the_map.stages:
             raise Invalid(f"The {the_map.key!r} map has the stages {', '.join(the_map.stages)}.", "stage")
         if session.scalar(select(Touchpoint.id).where(Touchpoint.key == key)) is not None:
-            raise DomainError("DUPLICATE", "Another touchpoint already has this key.", "key")
+            raise DomainError(JourneyErrorCode.DUPLICATE, "Another touchpoint already has this key.", "key")
         touchpoint = Touchpoint(key=key, name=name, channel=Channel(channel), journey_map_key=the_map.key,
                                 stage=stage, stage_position=the_map.stages.index(stage))
         session.add(touchpoint)
         try:
             session.flush()
         except IntegrityError:
-            raise DomainError("DUPLICATE", "Another touchpoint already has this key.", "key") from None
+            raise DomainError(JourneyErrorCode.DUPLICATE, "Another touchpoint already has this key.", "key") from None
     return touchpoint
 
 
@@ -69,7 +70,7 @@ def save_journey_map(session: Session, *, key: str, name: str, stages: list[str]
     name = _check_name(name)
     cleaned = [(s or "").strip().lower() for s in stages or []]
     if not cleaned:
-        raise DomainError("REQUIRED", "A journey map has at least one stage.", "stages")
+        raise DomainError(JourneyErrorCode.REQUIRED, "A journey map has at least one stage.", "stages")
     for index, stage in enumerate(cleaned):
         if not STAGE_PATTERN.match(stage):
             raise Invalid("A stage is 1-64 characters of a-z, 0-9, space, '_' and '-'.", f"stages.{index}")
@@ -83,7 +84,8 @@ def save_journey_map(session: Session, *, key: str, name: str, stages: list[str]
             try:
                 session.flush()
             except IntegrityError:  # created by a concurrent call since our read
-                raise DomainError("DUPLICATE", "A journey map with this key was just created; save again to "
+                raise DomainError(JourneyErrorCode.DUPLICATE,
+                                  "A journey map with this key was just created; save again to "
                                   "change it.", "key") from None
             return the_map
         used = set(session.scalars(select(Touchpoint.stage).where(Touchpoint.journey_map_key == key).distinct()))

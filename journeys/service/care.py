@@ -8,20 +8,20 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
 from crm.db import transaction, utcnow
-from crm.sessions import get_session
+from crm.sessions import current_config, get_session
 from crm.enums import Channel
 from crm.errors import DomainError
 from crm.messages.care import care_rule, schedule_care, staff_context
 from crm.messages.models import Message
-from crm.messages.settings import current_settings
+from crm.messages.settings import MessageSettings
 from journeys.service import cases
 from journeys.service.models import Case, CaseKind, CaseStatus, SurveyResponse
+from journeys.settings import JourneySettings
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_TRIGGER = "care:case-follow-up"
@@ -33,7 +33,7 @@ def _case_context(case: Case) -> dict:
 
 
 def _survey_url(case: Case) -> str:
-    return str(current_app.config["MESSAGES_SURVEY_URL"]).format(caseId=case.id, customerId=case.customer_id)
+    return str(current_config()["MESSAGES_SURVEY_URL"]).format(caseId=case.id, customerId=case.customer_id)
 
 
 def _staff_for(session: Session, case: Case) -> uuid.UUID | None:
@@ -46,7 +46,7 @@ def _staff_for(session: Session, case: Case) -> uuid.UUID | None:
 def on_case_resolved(payload: dict) -> list[str]:
     """case-follow-up to the customer; for a COMPLAINT, complaint-follow-up to the assignee or manager.
     One of each per resolution (a reopened case resolved again is followed up again)."""
-    session, settings = get_session(), current_settings()
+    session, settings = get_session(), MessageSettings.from_config(current_config())
     written = []
     with transaction(session):
         case = session.get(Case, uuid.UUID(payload["caseId"]))
@@ -94,7 +94,7 @@ def on_message_sent(payload: dict) -> bool:
 def on_detractor(payload: dict) -> str | None:
     """detractor-recovery: a service-recovery case for the account manager and an apology, in one
     transaction, once per survey answer (the apology's dedupe key is checked first)."""
-    session, settings = get_session(), current_settings()
+    session, settings = get_session(), MessageSettings.from_config(current_config())
     rule = care_rule(session, "detractor-recovery")
     if not rule.enabled:
         return None
@@ -114,7 +114,8 @@ def on_detractor(payload: dict) -> str | None:
             session, customer_id=customer.id, kind=CaseKind.COMPLAINT, channel=response.channel or Channel.EMAIL,
             subject=f"Service recovery: {response.kind.value} {response.score}",
             description=response.comment or f"A {response.kind.value} answer of {response.score}.",
-            actor="rule:detractor-recovery", now=now, assignee_id=customer.account_manager_id)
+            actor="rule:detractor-recovery", now=now, assignee_id=customer.account_manager_id,
+            settings=JourneySettings.from_config(current_config()))
         created = schedule_care(session, key="detractor-recovery", customer_id=customer.id, dedupe=str(response_id),
                                 happened_at=response.submitted_at,
                                 context={"survey": {"id": str(response.id), "kind": response.kind.value,
@@ -128,7 +129,7 @@ def on_detractor(payload: dict) -> str | None:
 
 def on_sla_alert(payload: dict) -> str | None:
     """sla-warning to the case's assignee (or the account manager), once per clock and level."""
-    session, settings = get_session(), current_settings()
+    session, settings = get_session(), MessageSettings.from_config(current_config())
     level = "BREACHED" if payload["topic"] == "case.sla_breached" else "AT_RISK"
     with transaction(session):
         case = session.get(Case, uuid.UUID(payload["caseId"]))

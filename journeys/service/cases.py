@@ -14,21 +14,22 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import events
+from crm.auth.permissions import Capability, has
 from crm.customers.models import Customer
 from crm.customers.services import require_customer
 from crm.db import lock_for_update, transaction, utcnow
-from crm.enums import Channel, Role, ServiceTier
+from crm.enums import Channel, ServiceTier
 from crm.errors import DomainError, Invalid, NotFound
 from crm.pagination import Page, SortKey, keyset_page
+from journeys.errors import JourneyErrorCode
 from journeys.service import sla
 from journeys.interactions.services import SYSTEM_PREFIX, InteractionRow, add_interactions
 from journeys.interactions.models import Interaction
 from journeys.maps.models import Touchpoint
 from journeys.service.models import Case, CaseEvent, CaseEventKind, CaseKind, CaseStatus, SlaPolicy
-from journeys.settings import current_settings
+from journeys.settings import JourneySettings
 
 S = CaseStatus
-CASE_HANDLERS = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
 PRIORITY = {ServiceTier.VIP: 1, ServiceTier.PREFERRED: 2, ServiceTier.STANDARD: 3}
 TRANSITIONS = {(S.RECEIVED, S.DIAGNOSING), (S.DIAGNOSING, S.SOLUTION_PROPOSED), (S.RESOLVED, S.FOLLOWED_UP),
                (S.FOLLOWED_UP, S.CLOSED), (S.RESOLVED, S.DIAGNOSING)}
@@ -45,7 +46,7 @@ def _text(value: str | None, field: str, *, required: bool = False, limit: int =
     label = field.rsplit(".", 1)[-1]
     value = (value or "").strip() or None
     if value is None and required:
-        raise DomainError("REQUIRED", f"{label} is required.", field)
+        raise DomainError(JourneyErrorCode.REQUIRED, f"{label} is required.", field)
     if value is not None and "\x00" in value:
         raise Invalid(f"{label} may not contain NUL characters.", field)
     if value is not None and len(value) > limit:
@@ -96,15 +97,17 @@ def _ids(case: Case) -> dict:
 
 
 def open_case(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, channel: Channel, subject: str,
-              description: str | None, actor: str | None, now: datetime | None = None) -> Case:
+              description: str | None, actor: str | None, now: datetime | None = None,
+              settings: JourneySettings = JourneySettings()) -> Case:
+    """Open a case; ``settings`` gives the share of an SLA clock after which it is at risk."""
     with transaction(session):
         return open_case_in(session, customer_id=customer_id, kind=kind, channel=channel, subject=subject,
-                            description=description, actor=actor, now=now)
+                            description=description, actor=actor, now=now, settings=settings)
 
 
 def open_case_in(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, channel: Channel, subject: str,
                  description: str | None, actor: str | None, now: datetime | None = None,
-                 assignee_id: uuid.UUID | None = None) -> Case:
+                 assignee_id: uuid.UUID | None = None, settings: JourneySettings = JourneySettings()) -> Case:
     """open_case inside the caller's transaction (helper: flushes, never commits)."""
     now = now or utcnow()
     kind, channel = CaseKind(kind), Channel(channel)
@@ -114,7 +117,7 @@ def open_case_in(session: Session, *, customer_id: uuid.UUID, kind: CaseKind, ch
     policy = session.get(SlaPolicy, customer.service_tier)
     if policy is None:
         raise LookupError(f"no sla_policy row for the {customer.service_tier.value} tier")
-    clocks = sla.clocks(now, policy, current_settings().sla_at_risk_share)
+    clocks = sla.clocks(now, policy, settings.sla_at_risk_share)
     case = Case(customer_id=customer.id, kind=kind, channel=channel, subject=subject, description=description,
                 status=S.RECEIVED, priority=PRIORITY[customer.service_tier], service_tier=customer.service_tier,
                 opened_at=now, sla_policy=policy.name, reopen_count=0, compensation_points=0, updated_at=now,
@@ -139,7 +142,7 @@ def respond(session: Session, *, case_id: uuid.UUID, message: str, actor: str | 
     with transaction(session):
         case = _locked_case(session, case_id)
         if case.status == S.CLOSED:
-            raise DomainError("INVALID_TRANSITION", "A closed case takes no more responses.", None)
+            raise DomainError(JourneyErrorCode.INVALID_TRANSITION, "A closed case takes no more responses.", None)
         first = case.first_responded_at is None
         if first:
             case.first_responded_at = now
@@ -157,10 +160,12 @@ def transition(session: Session, *, case_id: uuid.UUID, to_status: CaseStatus, n
         case = _locked_case(session, case_id)
         from_status = case.status
         if to_status == S.RESOLVED:
-            raise DomainError("INVALID_TRANSITION", "A case is resolved with caseResolve, which records the "
+            raise DomainError(JourneyErrorCode.INVALID_TRANSITION,
+                              "A case is resolved with caseResolve, which records the "
                               "resolution.", "toStatus")
         if (from_status, to_status) not in TRANSITIONS:
-            raise DomainError("INVALID_TRANSITION", f"A {from_status.value} case cannot move to {to_status.value}.",
+            raise DomainError(JourneyErrorCode.INVALID_TRANSITION,
+                              f"A {from_status.value} case cannot move to {to_status.value}.",
                               "toStatus")
         kind = CaseEventKind.TRANSITION
         if from_status == S.RESOLVED and to_status == S.DIAGNOSING:
@@ -192,7 +197,7 @@ def assign(session: Session, *, case_id: uuid.UUID, staff_user_id: uuid.UUID | N
             staff = session.get(StaffUser, staff_user_id)
             if staff is None:
                 raise NotFound("No staff user has this id.", "staffUserId")
-            if staff.role not in CASE_HANDLERS:
+            if not has(staff.role, Capability.CASES_WORK):
                 raise Invalid(f"A {staff.role.value} does not handle cases.", "staffUserId")
         if case.assignee_id == staff_user_id:
             return case
@@ -230,12 +235,14 @@ def resolve(session: Session, *, case_id: uuid.UUID, resolution: str, root_cause
         if case.status == S.RESOLVED:
             if _same_resolution(case, resolution, root_cause, compensation_points):
                 return case
-            raise DomainError("INVALID_TRANSITION", "This case is already resolved, differently.", None)
+            raise DomainError(JourneyErrorCode.INVALID_TRANSITION, "This case is already resolved, differently.", None)
         if case.status != S.SOLUTION_PROPOSED:
-            raise DomainError("INVALID_TRANSITION", f"Only a case with a proposed solution can be resolved; "
+            raise DomainError(JourneyErrorCode.INVALID_TRANSITION,
+                              f"Only a case with a proposed solution can be resolved; "
                               f"this one is {case.status.value}.", None)
         if case.kind == CaseKind.COMPLAINT and root_cause is None:
-            raise DomainError("REQUIRED", "A complaint is resolved with its root cause.", "input.rootCause")
+            raise DomainError(JourneyErrorCode.REQUIRED,
+                              "A complaint is resolved with its root cause.", "input.rootCause")
         if compensation_points is not None and case.compensation_points > 0:
             raise Invalid("This case was already compensated; a case is compensated once.",
                           "input.compensationPoints")

@@ -1,7 +1,6 @@
 """The service process: SLA policies, cases with their history, and survey responses."""
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -9,39 +8,19 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, new_id, utcnow
-from crm.enums import Channel, ServiceTier, enum_column
+from crm.enums import Channel, ServiceTier, enum_column, named_enum
 
 
-class CaseKind(str, enum.Enum):
-    INQUIRY = "INQUIRY"
-    COMPLAINT = "COMPLAINT"
-    REPAIR = "REPAIR"
-    RETURN = "RETURN"
-    FEEDBACK = "FEEDBACK"
+CaseKind = named_enum("CaseKind", "INQUIRY COMPLAINT REPAIR RETURN FEEDBACK", __name__)
 
 
-class CaseStatus(str, enum.Enum):
-    RECEIVED = "RECEIVED"
-    DIAGNOSING = "DIAGNOSING"
-    SOLUTION_PROPOSED = "SOLUTION_PROPOSED"
-    RESOLVED = "RESOLVED"
-    FOLLOWED_UP = "FOLLOWED_UP"
-    CLOSED = "CLOSED"
+CaseStatus = named_enum("CaseStatus", "RECEIVED DIAGNOSING SOLUTION_PROPOSED RESOLVED FOLLOWED_UP CLOSED", __name__)
 
 
-class CaseEventKind(str, enum.Enum):
-    OPENED = "OPENED"
-    RESPONSE = "RESPONSE"
-    TRANSITION = "TRANSITION"
-    RESOLVED = "RESOLVED"
-    REOPENED = "REOPENED"
-    ASSIGNED = "ASSIGNED"
+CaseEventKind = named_enum("CaseEventKind", "OPENED RESPONSE TRANSITION RESOLVED REOPENED ASSIGNED", __name__)
 
 
-class SurveyKind(str, enum.Enum):
-    CSAT = "CSAT"
-    NPS = "NPS"
-    CES = "CES"
+SurveyKind = named_enum("SurveyKind", "CSAT NPS CES", __name__)
 
 
 class SlaPolicy(Base):

@@ -13,6 +13,7 @@ from crm import events
 from crm.customers.services import require_customer
 from crm.db import transaction, utcnow
 from crm.errors import DomainError, Invalid, NotFound
+from journeys.errors import JourneyErrorCode
 from journeys.service.models import Case, SurveyKind, SurveyResponse
 
 SCALES = {SurveyKind.CSAT: (1, 5), SurveyKind.NPS: (0, 10), SurveyKind.CES: (1, 7)}
@@ -70,7 +71,7 @@ def _submit(session, customer_id, kind, score, comment, case_id, now) -> SurveyR
         if earlier is not None:
             if earlier.score == score and earlier.comment == comment:
                 return SurveyResult(earlier, created=False)
-            raise DomainError("DUPLICATE", f"This customer already answered this {kind.value} survey"
+            raise DomainError(JourneyErrorCode.DUPLICATE, f"This customer already answered this {kind.value} survey"
                               + (" for this case." if case_id else "."), "caseId" if case_id else "kind")
         response = SurveyResponse(customer_id=customer.id, kind=kind, score=score, comment=comment,
                                   case_id=case_id, case_key=case_key, channel=case.channel if case else None,

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from crm.api.connections import empty_page
-from crm.api.loaders import Loader
+from crm.api.loaders import CountLoader, Loader
 from crm.customers.models import Order
 from crm.db import utcnow
 from crm.pagination import SortKey, keyset_pages_by_parent
@@ -77,16 +77,9 @@ class EntriesByCustomer(Loader):
         return empty_page()
 
 
-class EntryCountByCustomer(Loader):
+class EntryCountByCustomer(CountLoader):
     parent_kind = "customer"
-
-    def batch(self, keys):
-        return dict(self.session.execute(select(LedgerEntry.customer_id, func.count())
-                                         .where(LedgerEntry.customer_id.in_(keys))
-                                         .group_by(LedgerEntry.customer_id)).all())
-
-    def missing(self, key):
-        return 0
+    column = LedgerEntry.customer_id
 
 
 REDEMPTION_KEYS = [SortKey(RewardRedemption.redeemed_at, lambda r: r.redeemed_at, "datetime", descending=True),
@@ -106,16 +99,9 @@ class RedemptionsByCustomer(Loader):
         return empty_page()
 
 
-class RedemptionCountByCustomer(Loader):
+class RedemptionCountByCustomer(CountLoader):
     parent_kind = "customer"
-
-    def batch(self, keys):
-        return dict(self.session.execute(select(RewardRedemption.customer_id, func.count())
-                                         .where(RewardRedemption.customer_id.in_(keys))
-                                         .group_by(RewardRedemption.customer_id)).all())
-
-    def missing(self, key):
-        return 0
+    column = RewardRedemption.customer_id
 
 
 class OrderOfEntry(Loader):

@@ -4,30 +4,18 @@ from __future__ import annotations
 import graphene
 
 from crm.api.access import access_customer
+from crm.api.errors import error_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
-from crm.enums import Role
+from crm.api.mutations import BaseMutation, mutation_family, root_mutations
+from crm.auth.permissions import Capability
 from crm.api.scalars import DateTime
 from loyalty import rewards, services
+from loyalty.errors import LoyaltyErrorCode
 from loyalty.gql.types import AccountView, LedgerEntry, LoyaltyAccount, Reward, RewardRedemption
+from loyalty.settings import LoyaltySettings
 
 
-class LoyaltyErrorCode(graphene.Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    FORBIDDEN = "FORBIDDEN"
-    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
-    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
-    OUT_OF_STOCK = "OUT_OF_STOCK"
-    TIER_TOO_LOW = "TIER_TOO_LOW"
-    REWARD_INACTIVE = "REWARD_INACTIVE"
-
-
-class LoyaltyError(graphene.ObjectType):
-    field = graphene.String()
-    message = graphene.String(required=True)
-    code = graphene.Field(LoyaltyErrorCode, required=True)
+LoyaltyError = error_type("LoyaltyError", LoyaltyErrorCode)
 
 
 class PointsPayload(graphene.ObjectType):
@@ -79,12 +67,20 @@ class RewardCreateInput(graphene.InputObjectType):
     min_tier = graphene.String(description="Key of the lowest tier that may redeem it.")
 
 
-def points_payload(info, result):
-    info.context.loaders.see("ledger_entry", [result.entry])
+def change_points(info, input, change, **extra) -> PointsPayload:
+    """Call the ledger service ``change`` with the fields every points input has, and ``extra``."""
+    ctx = info.context
+    result = change(ctx.session, customer_id=parse_id(input["customer_id"], "Customer", "customerId"),
+                    points=input["points"], reason=input["reason"], idempotency_key=input["idempotency_key"],
+                    actor=ctx.viewer.actor, settings=LoyaltySettings.from_config(ctx.config), **extra)
+    ctx.loaders.see("ledger_entry", [result.entry])
     return PointsPayload(entry=result.entry, account=AccountView(result.account.customer_id, result.account), errors=[])
 
 
-class PointsEarn(BaseMutation):
+_PointsMutation = mutation_family("_PointsMutation", PointsPayload, Capability.POINTS_WRITE)
+
+
+class PointsEarn(_PointsMutation):
     """Credit points earned outside an order (they count towards tiers); idempotent on idempotencyKey."""
 
     errors_name_the_input_argument = False
@@ -92,58 +88,33 @@ class PointsEarn(BaseMutation):
     class Arguments:
         input = PointsEarnInput(required=True)
 
-    class Meta:
-        output = PointsPayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
-
     @classmethod
     def perform(cls, info, input):
-        ctx = info.context
-        result = services.earn_points(ctx.session, customer_id=parse_id(input["customer_id"], "Customer", "customerId"),
-                                      points=input["points"], reason=input["reason"],
-                                      idempotency_key=input["idempotency_key"], expires_at=input.get("expires_at"),
-                                      actor=ctx.viewer.actor)
-        return points_payload(info, result)
+        return change_points(info, input, services.earn_points, expires_at=input.get("expires_at"))
 
 
-class PointsRedeem(BaseMutation):
+class PointsRedeem(_PointsMutation):
     """Spend points, soonest-expiring first; INSUFFICIENT_POINTS rather than a negative balance."""
 
     class Arguments:
         input = PointsRedeemInput(required=True)
 
-    class Meta:
-        output = PointsPayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
-
     @classmethod
     def perform(cls, info, input):
-        ctx = info.context
-        result = services.redeem_points(ctx.session,
-                                        customer_id=parse_id(input["customer_id"], "Customer", "customerId"),
-                                        points=input["points"], reason=input["reason"],
-                                        idempotency_key=input["idempotency_key"], actor=ctx.viewer.actor)
-        return points_payload(info, result)
+        return change_points(info, input, services.redeem_points)
 
 
-class PointsAdjust(BaseMutation):
+class PointsAdjust(_PointsMutation):
     """Add or remove points by hand with a reason; removal never takes the balance below zero."""
+
+    capability = Capability.POINTS_ADJUST
 
     class Arguments:
         input = PointsAdjustInput(required=True)
 
-    class Meta:
-        output = PointsPayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER)
-
     @classmethod
     def perform(cls, info, input):
-        ctx = info.context
-        result = services.adjust_points(ctx.session,
-                                        customer_id=parse_id(input["customer_id"], "Customer", "customerId"),
-                                        points=input["points"], reason=input["reason"],
-                                        idempotency_key=input["idempotency_key"], actor=ctx.viewer.actor)
-        return points_payload(info, result)
+        return change_points(info, input, services.adjust_points)
 
 
 class RewardCreate(BaseMutation):
@@ -156,7 +127,7 @@ class RewardCreate(BaseMutation):
 
     class Meta:
         output = RewardPayload
-        permissions = (Role.ADMIN,)
+        capability = Capability.REWARDS_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -178,7 +149,7 @@ class RewardRedeem(BaseMutation):
 
     class Meta:
         output = RewardRedeemPayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION, Role.PORTAL)
+        capability = Capability.REWARDS_REDEEM
 
     @classmethod
     def perform(cls, info, customer_id, reward_id, idempotency_key):
@@ -193,9 +164,5 @@ class RewardRedeem(BaseMutation):
                                    errors=[])
 
 
-class LoyaltyMutations(graphene.ObjectType):
-    points_earn = PointsEarn.Field()
-    points_redeem = PointsRedeem.Field()
-    points_adjust = PointsAdjust.Field()
-    reward_create = RewardCreate.Field()
-    reward_redeem = RewardRedeem.Field()
+LoyaltyMutations = root_mutations("LoyaltyMutations", PointsEarn, PointsRedeem, PointsAdjust, RewardCreate,
+                                  RewardRedeem)

@@ -4,7 +4,8 @@ import graphene
 from sqlalchemy import or_, select
 
 from crm.api.connections import page_size
-from crm.api.permissions import EVERYONE, PermissionField
+from crm.api.permissions import PermissionField
+from crm.auth.permissions import Capability
 from crm.db import utcnow
 from crm.pagination import SortKey, keyset_page
 from loyalty import models
@@ -15,10 +16,12 @@ _REWARD_KEYS = [SortKey(models.Reward.cost, lambda r: r.cost, "int"), SortKey(mo
 
 
 class LoyaltyQueries(graphene.ObjectType):
-    loyalty_tiers = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(LoyaltyTier))), roles=EVERYONE,
+    loyalty_tiers = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(LoyaltyTier))),
+                                    capability=Capability.LOYALTY_READ,
                                     description="The membership tiers, entry tier first.")
     rewards = PermissionField(graphene.NonNull(RewardConnection), first=graphene.Int(), after=graphene.String(),
-                              available_only=graphene.Boolean(default_value=True), roles=EVERYONE,
+                              available_only=graphene.Boolean(default_value=True),
+                              capability=Capability.LOYALTY_READ,
                               description="The rewards catalogue, cheapest first; by default only what can be "
                                           "redeemed now (active and in stock).")
 

@@ -8,6 +8,7 @@ import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type, page_size
+from crm.api.enums import enum_type
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
 from crm.api.scalars import DateTime
@@ -28,13 +29,7 @@ class LoyaltyTier(graphene.ObjectType):
         return float(tier.earn_multiplier)
 
 
-class LedgerEntryKind(graphene.Enum):
-    EARN = "EARN"
-    REDEEM = "REDEEM"
-    EXPIRE = "EXPIRE"
-    ADJUST = "ADJUST"
-    REVERSAL = "REVERSAL"
-    COMPENSATION = "COMPENSATION"
+LedgerEntryKind = enum_type(models.EntryKind, "LedgerEntryKind")
 
 
 class LedgerEntry(ModelNode, graphene.ObjectType):
@@ -49,7 +44,7 @@ class LedgerEntry(ModelNode, graphene.ObjectType):
     occurred_at = DateTime(required=True)
     expires_at = DateTime(description="EARN and COMPENSATION entries.")
     order = graphene.Field("crm.customers.gql.types.Order")
-    case = graphene.Field("journeys.service.gql.types.Case")
+    # journeys adds `case` here (journeys.service.gql.types.LedgerEntryCase)
     qualifying_points = graphene.Int(required=True, description="What this entry adds to tier qualification.")
 
     node_model, node_of_customer, node_seen_as = models.LedgerEntry, True, "ledger_entry"
@@ -59,12 +54,6 @@ class LedgerEntry(ModelNode, graphene.ObjectType):
         return entry.kind.value
 
     resolve_order = resolve_by(loaders.OrderOfEntry, "order_id")
-
-    @staticmethod
-    def resolve_case(entry, info):
-        from journeys.service.gql.loaders import CaseOfEntry
-        from journeys.service.gql.types import case_of
-        return case_of(info, CaseOfEntry, entry.case_id)
 
 
 LedgerEntryConnection = connection_type(LedgerEntry, "LedgerEntry")
@@ -190,3 +179,12 @@ class LoyaltyAccount(graphene.ObjectType):
 def account_for(info, customer) -> AccountView:
     return AccountView(customer.id, info.context.loaders.get(loaders.AccountByCustomer).load(customer.id))
 
+
+class CustomerLoyalty:
+    """What loyalty adds to Customer (attached by crm.api.schema, registered in loyalty.init_app)."""
+
+    loyalty = graphene.Field(graphene.NonNull(LoyaltyAccount))
+
+    @staticmethod
+    def resolve_loyalty(customer, info):
+        return account_for(info, customer)

@@ -3,6 +3,7 @@ through the GraphQL HTTP API."""
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 import pytest
@@ -437,20 +438,22 @@ def test_permissions_are_written_into_the_schema_descriptions(app):
     query, mutation = schema.query_type.fields, schema.mutation_type.fields
     assert query["customers"].description == (
         "Customers, filtered and ordered (default: newest first), keyset-paginated. "
-        "Requires one of: ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, MARKETER, INTEGRATION. "
-        "For roles that see contact details masked, `search` matches names only.")
+        "Requires customers.read: ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, MARKETER, INTEGRATION. "
+        "For roles that see contact details masked, `search` matches names only. "
+        "Filtering by segmentId requires segments.read: ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, MARKETER.")
     assert query["customer"].description.endswith(
-        "Requires one of: ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, MARKETER, PORTAL, INTEGRATION. "
+        "Requires customers.lookup: ADMIN, ACCOUNT_MANAGER, SUPPORT_AGENT, MARKETER, PORTAL, INTEGRATION. "
         "A PORTAL token gets null for any customer but its own; roles that see emails masked "
         "cannot look up by email.")
-    assert query["staffUsers"].description.endswith("Requires one of: ADMIN, ACCOUNT_MANAGER.")
+    assert query["staffUsers"].description.endswith("Requires staff.search: ADMIN, ACCOUNT_MANAGER.")
     assert mutation["customerCreate"].description == (
         "Create a customer. At least one of email, phone or externalId is required. "
-        "Requires one of: ADMIN, ACCOUNT_MANAGER.")
-    assert mutation["customerUpdate"].description.endswith("Requires one of: ADMIN, ACCOUNT_MANAGER, PORTAL.")
-    assert mutation["orderRecord"].description.endswith("Requires one of: ADMIN, ACCOUNT_MANAGER, INTEGRATION.")
+        "Requires customers.write: ADMIN, ACCOUNT_MANAGER.")
+    assert mutation["customerUpdate"].description.endswith(
+        "Requires customers.profile: ADMIN, ACCOUNT_MANAGER, PORTAL.")
+    assert mutation["orderRecord"].description.endswith("Requires orders.write: ADMIN, ACCOUNT_MANAGER, INTEGRATION.")
     for name, field in [*query.items(), *mutation.items()]:  # every root field declares who may use it
-        assert "Requires one of: " in (field.description or ""), name
+        assert re.search(r"Requires [a-z_]+\.[a-z_]+: [A-Z_]+(, [A-Z_]+)*\.", field.description or ""), name
     customer = schema.get_type("Customer").fields
     assert customer["email"].description == "Masked for: MARKETER."
     assert customer["phone"].description == "E.164. Masked for: MARKETER."
@@ -460,7 +463,7 @@ def test_permissions_are_in_the_printed_sdl(app):
     from crm.api.schema import sdl
     text_ = sdl(app.extensions["crm.schema"])
     assert ('"""\n  Create a customer. At least one of email, phone or externalId is required. '
-            'Requires one of: ADMIN, ACCOUNT_MANAGER.\n  """\n  customerCreate(') in text_
+            'Requires customers.write: ADMIN, ACCOUNT_MANAGER.\n  """\n  customerCreate(') in text_
 
 
 def test_marketer_cannot_recover_masked_contact_details(api):

@@ -196,3 +196,45 @@ def test_the_demo_runs_a_welcome_journey_and_a_win_back_campaign_whose_sends_are
 def raw_id(global_id: str):
     from tests.helpers import raw_id as parse
     return parse(global_id)
+
+
+def test_the_demo_dates_a_customers_history_when_it_happened(app, runner):
+    """Noah Garcia, an advocate among the 40: created before his first order, every stage the order rules gave
+    him at the order that earned it, the manual move after his last order, the points of each order at its
+    time and the first order's points expired a year on, between the orders around it."""
+    from datetime import timedelta
+
+    from crm import clock
+    from crm.customers.models import Customer, LifecycleTransition, Order
+    from loyalty.models import EntryKind, LedgerEntry
+    run_demo(runner)
+    with app.extensions["crm.sessionmaker"]() as session:
+        noah = session.scalars(select(Customer).where(Customer.first_name == "Noah",
+                                                      Customer.last_name == "Garcia")).one()
+        orders = session.scalars(select(Order).where(Order.customer_id == noah.id).order_by(Order.occurred_at)).all()
+        changes = session.execute(select(LifecycleTransition.to_stage, LifecycleTransition.actor,
+                                         LifecycleTransition.at)
+                                  .where(LifecycleTransition.customer_id == noah.id)
+                                  .order_by(LifecycleTransition.at)).all()
+        entries = session.execute(select(LedgerEntry.kind, LedgerEntry.order_id, LedgerEntry.occurred_at,
+                                         LedgerEntry.qualifies_at)
+                                  .where(LedgerEntry.customer_id == noah.id).order_by(LedgerEntry.seq)).all()
+    times = [order.occurred_at for order in orders]
+    assert len(times) == 9
+    assert [(stage.value, actor) for stage, actor, _ in changes] == [
+        ("LEAD", "integration:demo-import"), ("NEW", "rule:first-order"), ("DEVELOPING", "rule:repeat-orders"),
+        ("LOYAL", "rule:long-term-orders"), ("ADVOCATE", "priya.nair@demo.example")]
+    moved = [at for _, _, at in changes]
+    assert moved[0] == noah.created_at < times[0]
+    # The first order; the third within a year; the first of six or more a year after the first order.
+    assert moved[1:4] == [times[0], times[2], times[8]]
+    assert times[7] - times[0] < timedelta(days=365) <= times[8] - times[0]
+    assert times[-1] + timedelta(days=5) <= moved[4] <= clock.now()
+    assert moved[4] - moved[0] > timedelta(days=365)  # spread over his story, not seeded within one second
+
+    assert [(kind, order_id, occurred, qualifies) for kind, order_id, occurred, qualifies in entries
+            if kind == EntryKind.EARN] == [(EntryKind.EARN, order.id, order.occurred_at, order.occurred_at)
+                                           for order in orders]
+    assert [(kind, occurred) for kind, _, occurred, _ in entries] == [
+        *[(EntryKind.EARN, at) for at in times[:8]], (EntryKind.EXPIRE, times[0] + timedelta(days=365)),
+        (EntryKind.EARN, times[8])]

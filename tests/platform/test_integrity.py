@@ -16,7 +16,7 @@ def _metrics(api, customer_id):
 def test_a_failing_step_after_the_order_insert_leaves_nothing_behind(api, app):
     customer = create_customer(api, email="atomic@example.com")
 
-    def broken_hook(session, order, customer_row):
+    def broken_hook(session, order, customer_row, config):
         raise RuntimeError("hook failed")
 
     orders.ORDER_RECORDED_HOOKS.append(broken_hook)

@@ -253,7 +253,8 @@ def test_development_keeps_suggestions_in_variable_errors(api):
 
 def test_env_production_sets_production(database_url, redis_url, tmp_path, monkeypatch):
     monkeypatch.setenv("CRM_INSTANCE_PATH", str(tmp_path))
-    prod = crm.create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ENV": "production"})
+    prod = crm.create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ENV": "production",
+                           "SECRET_KEY": "k" * 32})  # production refuses the development default
     dev = crm.create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
     try:
         assert prod.config["PRODUCTION"] is True

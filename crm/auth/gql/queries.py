@@ -4,9 +4,10 @@ import graphene
 from sqlalchemy import select
 
 from crm.api.connections import connection_type, page_size
-from crm.api.permissions import EVERYONE, MANAGE_CUSTOMERS, PermissionField
+from crm.api.permissions import PermissionField
 from crm.auth.gql.types import StaffUser, Viewer
 from crm.auth.models import StaffUser as StaffUserModel
+from crm.auth.permissions import Capability
 from crm.pagination import SortKey, keyset_page
 
 StaffUserConnection = connection_type(StaffUser, "StaffUser")
@@ -15,9 +16,11 @@ _STAFF_KEYS = [SortKey(StaffUserModel.name, lambda s: s.name, "str"), SortKey(St
 
 
 class AuthQueries(graphene.ObjectType):
-    viewer = PermissionField(graphene.NonNull(Viewer), roles=EVERYONE, description="Who this token stands for.")
+    viewer = PermissionField(graphene.NonNull(Viewer), capability=Capability.VIEWER_READ,
+                             description="Who this token stands for.")
     staff_users = PermissionField(graphene.NonNull(StaffUserConnection), first=graphene.Int(), after=graphene.String(),
-                                  roles=MANAGE_CUSTOMERS, description="Staff users by name, e.g. to pick an account manager.")
+                                  capability=Capability.STAFF_SEARCH,
+                                  description="Staff users by name, e.g. to pick an account manager.")
 
     @staticmethod
     def resolve_viewer(root, info):

@@ -6,8 +6,8 @@ from graphene import relay
 from crm.api.enums import Role
 from crm.api.loaders import Loader
 from crm.api.node import ModelNode
-from crm.api.permissions import STAFF
 from crm.auth.models import StaffUser as StaffUserModel
+from crm.auth.permissions import Capability
 from sqlalchemy import select
 
 
@@ -33,7 +33,7 @@ class StaffUser(ModelNode, graphene.ObjectType):
     email = graphene.String(required=True)
     role = graphene.Field(Role, required=True)
 
-    node_model, node_roles = StaffUserModel, STAFF
+    node_model, node_capability = StaffUserModel, Capability.STAFF_READ
 
 
 class Viewer(graphene.ObjectType):

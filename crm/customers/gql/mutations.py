@@ -6,34 +6,23 @@ from datetime import date, datetime
 import decimal
 
 import graphene
-from flask import current_app
 
 from crm.api.access import access_customer, see_customers
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.errors import error_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation, camel
-from crm.api.permissions import MANAGE_CUSTOMERS
+from crm.api.mutations import BaseMutation, camel, mutation_family, root_mutations
 from crm.api.scalars import DateTime, Decimal, JSON
+from crm.auth.permissions import Capability
 from crm.customers import email_change, merge, orders, services
 from crm.customers.email_change import EmailChangeSettings
+from crm.customers.errors import CustomerErrorCode
 from crm.customers.gql.types import Customer, Order
 from crm.enums import Role
 
 
-class CustomerErrorCode(graphene.Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    DUPLICATE = "DUPLICATE"
-    FORBIDDEN = "FORBIDDEN"
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
-
-
-class CustomerError(graphene.ObjectType):
-    field = graphene.String(description='camelCase input path, e.g. "email"; null for the whole input.')
-    message = graphene.String(required=True)
-    code = graphene.Field(CustomerErrorCode, required=True)
+CustomerError = error_type("CustomerError", CustomerErrorCode,
+                           field_description='camelCase input path, e.g. "email"; null for the whole input.')
 
 
 class CustomerPayload(graphene.ObjectType):
@@ -100,17 +89,16 @@ def customer_payload(info, customer):
     return CustomerPayload(customer=see_customers(info, customer), errors=[])
 
 
-class CustomerCreate(BaseMutation):
+_CustomerMutation = mutation_family("_CustomerMutation", CustomerPayload, Capability.CUSTOMERS_WRITE)
+
+
+class CustomerCreate(_CustomerMutation):
     """Create a customer. At least one of email, phone or externalId is required."""
 
     errors_name_the_input_argument = False
 
     class Arguments:
         input = CustomerCreateInput(required=True)
-
-    class Meta:
-        output = CustomerPayload
-        permissions = MANAGE_CUSTOMERS
 
     @classmethod
     def perform(cls, info, input):
@@ -120,7 +108,7 @@ class CustomerCreate(BaseMutation):
         return customer_payload(info, customer)
 
 
-class CustomerUpdate(BaseMutation):
+class CustomerUpdate(_CustomerMutation):
     """Update the given fields of a customer's profile. A PORTAL token updates only its own, and its new
     email is not applied at once: a confirmation link goes to the new address (customerConfirmEmail), and
     until then it is pendingEmail. The answer is the same whether or not another customer has the
@@ -128,34 +116,30 @@ class CustomerUpdate(BaseMutation):
 
     errors_name_the_input_argument = False
 
+    capability = Capability.CUSTOMERS_PROFILE
+
     class Arguments:
         id = graphene.ID(required=True)
         input = CustomerUpdateInput(required=True)
 
-    class Meta:
-        output = CustomerPayload
-        permissions = (*MANAGE_CUSTOMERS, Role.PORTAL)
-
     @classmethod
     def perform(cls, info, id, input):
         ctx = info.context
-        verify = EmailChangeSettings.from_config(current_app.config) if ctx.viewer.role == Role.PORTAL else None
+        verify = EmailChangeSettings.from_config(ctx.config) if ctx.viewer.role == Role.PORTAL else None
         customer = services.update_customer(ctx.session, customer_id=access_customer(ctx, id, field="id"),
                                             data=plain(dict(input)), actor=ctx.viewer.actor, email_change=verify,
                                             config=ctx.config)
         return customer_payload(info, customer)
 
 
-class CustomerConfirmEmail(BaseMutation):
+class CustomerConfirmEmail(_CustomerMutation):
     """Apply the email change whose confirmation link carried this token (sent to the new address by a
     PORTAL's customerUpdate). A token that does not confirm anything is INVALID, whatever the reason."""
 
+    capability = Capability.CUSTOMERS_CONFIRM_EMAIL
+
     class Arguments:
         token = graphene.String(required=True)
-
-    class Meta:
-        output = CustomerPayload
-        permissions = (Role.PORTAL,)
 
     @classmethod
     def perform(cls, info, token):
@@ -164,18 +148,16 @@ class CustomerConfirmEmail(BaseMutation):
         return customer_payload(info, customer)
 
 
-class CustomerSetConsent(BaseMutation):
+class CustomerSetConsent(_CustomerMutation):
     """Grant or withdraw consent for a channel. A PORTAL token sets only its own."""
+
+    capability = Capability.CUSTOMERS_PROFILE
 
     class Arguments:
         customer_id = graphene.ID(required=True)
         channel = Channel(required=True)
         granted = graphene.Boolean(required=True)
         source = graphene.String()
-
-    class Meta:
-        output = CustomerPayload
-        permissions = (*MANAGE_CUSTOMERS, Role.PORTAL)
 
     @classmethod
     def perform(cls, info, customer_id, channel, granted, source=None):
@@ -186,17 +168,13 @@ class CustomerSetConsent(BaseMutation):
         return customer_payload(info, customer)
 
 
-class CustomerTransitionStage(BaseMutation):
+class CustomerTransitionStage(_CustomerMutation):
     """Move a customer to another lifecycle stage; only the moves of the stage machine are allowed."""
 
     class Arguments:
         customer_id = graphene.ID(required=True)
         to_stage = LifecycleStage(required=True)
         reason = graphene.String()
-
-    class Meta:
-        output = CustomerPayload
-        permissions = MANAGE_CUSTOMERS
 
     @classmethod
     def perform(cls, info, customer_id, to_stage, reason=None):
@@ -206,17 +184,13 @@ class CustomerTransitionStage(BaseMutation):
         return customer_payload(info, customer)
 
 
-class CustomerSetServiceTier(BaseMutation):
+class CustomerSetServiceTier(_CustomerMutation):
     """Pin a service tier by hand; a null tier unpins it and the automatic rules decide again."""
 
     class Arguments:
         customer_id = graphene.ID(required=True)
         tier = ServiceTier()
         reason = graphene.String()
-
-    class Meta:
-        output = CustomerPayload
-        permissions = MANAGE_CUSTOMERS
 
     @classmethod
     def perform(cls, info, customer_id, tier=None, reason=None):
@@ -226,16 +200,12 @@ class CustomerSetServiceTier(BaseMutation):
         return customer_payload(info, customer)
 
 
-class CustomerAssignManager(BaseMutation):
+class CustomerAssignManager(_CustomerMutation):
     """Assign an account manager (a staff user), or remove it with a null staffUserId."""
 
     class Arguments:
         customer_id = graphene.ID(required=True)
         staff_user_id = graphene.ID()
-
-    class Meta:
-        output = CustomerPayload
-        permissions = MANAGE_CUSTOMERS
 
     @classmethod
     def perform(cls, info, customer_id, staff_user_id=None):
@@ -246,17 +216,13 @@ class CustomerAssignManager(BaseMutation):
         return customer_payload(info, customer)
 
 
-class CustomerMerge(BaseMutation):
+class CustomerMerge(_CustomerMutation):
     """Merge a duplicate into the primary: orders, consents (most recent wins) and history move;
     the duplicate's id then resolves to null."""
 
     class Arguments:
         primary_id = graphene.ID(required=True)
         duplicate_id = graphene.ID(required=True)
-
-    class Meta:
-        output = CustomerPayload
-        permissions = MANAGE_CUSTOMERS
 
     @classmethod
     def perform(cls, info, primary_id, duplicate_id):
@@ -277,7 +243,7 @@ class OrderRecord(BaseMutation):
 
     class Meta:
         output = OrderRecordPayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
+        capability = Capability.ORDERS_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -300,10 +266,16 @@ class OrderClosePayload(graphene.ObjectType):
 
 
 class _OrderClose(BaseMutation):
+    payload = OrderClosePayload
+    capability = Capability.ORDERS_WRITE
     status = ""
 
     class Meta:
         abstract = True
+
+    class Arguments:
+        order_id = graphene.ID(required=True)
+        reason = graphene.String()
 
     @classmethod
     def failure(cls, errors):
@@ -326,38 +298,13 @@ class OrderRefund(_OrderClose):
 
     status = "REFUNDED"
 
-    class Arguments:
-        order_id = graphene.ID(required=True)
-        reason = graphene.String()
-
-    class Meta:
-        output = OrderClosePayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
-
 
 class OrderCancel(_OrderClose):
     """Cancel an order once, with the same effects as a refund."""
 
     status = "CANCELLED"
 
-    class Arguments:
-        order_id = graphene.ID(required=True)
-        reason = graphene.String()
 
-    class Meta:
-        output = OrderClosePayload
-        permissions = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.INTEGRATION)
-
-
-class CustomerMutations(graphene.ObjectType):
-    customer_create = CustomerCreate.Field()
-    customer_update = CustomerUpdate.Field()
-    customer_confirm_email = CustomerConfirmEmail.Field()
-    customer_set_consent = CustomerSetConsent.Field()
-    customer_transition_stage = CustomerTransitionStage.Field()
-    customer_set_service_tier = CustomerSetServiceTier.Field()
-    customer_assign_manager = CustomerAssignManager.Field()
-    customer_merge = CustomerMerge.Field()
-    order_record = OrderRecord.Field()
-    order_refund = OrderRefund.Field()
-    order_cancel = OrderCancel.Field()
+CustomerMutations = root_mutations("CustomerMutations", CustomerCreate, CustomerUpdate, CustomerConfirmEmail,
+                                   CustomerSetConsent, CustomerTransitionStage, CustomerSetServiceTier,
+                                   CustomerAssignManager, CustomerMerge, OrderRecord, OrderRefund, OrderCancel)

@@ -5,9 +5,10 @@ from graphql import GraphQLError
 
 from crm.api.access import see_customers
 from crm.api.connections import page_size
-from crm.api.enums import LifecycleStage, OrderDirection, ServiceTier
+from crm.api.enums import LifecycleStage, OrderDirection, ServiceTier, names_enum
 from crm.api.ids import parse_id
-from crm.api.permissions import EVERYONE, PII_MASKED, READ_CUSTOMERS, STAFF, PermissionField
+from crm.api.permissions import PermissionField, requires_text
+from crm.auth.permissions import Capability, has
 from crm.customers import selectors
 from crm.customers.gql.types import CustomerConnection, Customer
 from crm.errors import DomainError, Forbidden, Invalid
@@ -18,11 +19,7 @@ from crm.api.scalars import DateTime
 MAX_SEARCH = 200
 
 
-class CustomerOrderField(graphene.Enum):
-    CREATED_AT = "CREATED_AT"
-    LAST_NAME = "LAST_NAME"
-    TOTAL_SPENT = "TOTAL_SPENT"
-    LAST_INTERACTION_AT = "LAST_INTERACTION_AT"
+CustomerOrderField = names_enum("CustomerOrderField", "CREATED_AT LAST_NAME TOTAL_SPENT LAST_INTERACTION_AT", __name__)
 
 
 class CustomerOrderBy(graphene.InputObjectType):
@@ -67,14 +64,15 @@ def parse_filter(raw, *, masked: bool) -> selectors.CustomerFilter | None:
 class CustomerQueries(graphene.ObjectType):
     customer = PermissionField(
         Customer, id=graphene.ID(), email=graphene.String(), external_id=graphene.String(),
-        roles=EVERYONE, description="One customer by id, email or externalId (exactly one).",
+        capability=Capability.CUSTOMERS_LOOKUP, description="One customer by id, email or externalId (exactly one).",
         note="A PORTAL token gets null for any customer but its own; roles that see emails masked "
                     "cannot look up by email.")
     customers = PermissionField(
         graphene.NonNull(CustomerConnection), first=graphene.Int(), after=graphene.String(),
-        filter=CustomerFilter(), order_by=CustomerOrderBy(), roles=READ_CUSTOMERS,
+        filter=CustomerFilter(), order_by=CustomerOrderBy(), capability=Capability.CUSTOMERS_READ,
         description="Customers, filtered and ordered (default: newest first), keyset-paginated.",
-        note="For roles that see contact details masked, `search` matches names only.")
+        note="For roles that see contact details masked, `search` matches names only. "
+             + requires_text(Capability.SEGMENTS_READ, "Filtering by segmentId"))
 
     @staticmethod
     def resolve_customer(root, info, id=None, email=None, external_id=None):
@@ -88,7 +86,7 @@ class CustomerQueries(graphene.ObjectType):
             except DomainError:
                 return None
         else:
-            if email and info.context.viewer.role in PII_MASKED:
+            if email and not has(info.context.viewer.role, Capability.CUSTOMERS_PII):
                 raise Forbidden(f"The {info.context.viewer.role.value} role sees emails masked and cannot look up by email.")
             customer = selectors.find_customer(session, email=email, external_id=external_id)
         return see_customers(info, customer)
@@ -100,8 +98,8 @@ class CustomerQueries(graphene.ObjectType):
         if order_by:
             field = _enum_value(order_by["field"])
             descending = _enum_value(order_by["direction"]) == "DESC"
-        masked = info.context.viewer.role in PII_MASKED
-        if filter and filter.get("segment_id") and info.context.viewer.role not in STAFF:
+        masked = not has(info.context.viewer.role, Capability.CUSTOMERS_PII)
+        if filter and filter.get("segment_id") and not has(info.context.viewer.role, Capability.SEGMENTS_READ):
             raise Forbidden(f"The {info.context.viewer.role.value} role may not filter by segment.")
         page = selectors.list_customers(info.context.session, first=size, after=after,
                                         flt=parse_filter(filter, masked=masked),

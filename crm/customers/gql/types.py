@@ -1,8 +1,8 @@
 """GraphQL types of the customer core.
 
-Fields owned by other domains (interactions, cases, surveys, segments, loyalty,
-messages) are declared here with lazy type paths, so crm never imports those
-packages at module level.
+The fields other domains add to Customer (interactions, cases, surveys, segments, loyalty, messages) are
+theirs: each declares them in its gql package and crm.api.schema attaches them (crm.api.extensions), so
+this module imports none of those domains.
 """
 from __future__ import annotations
 
@@ -15,15 +15,13 @@ from crm.api.enums import Channel, LifecycleStage, ServiceTier
 from crm.api.ids import uuid_or_none
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
-from crm.api.permissions import (
-    PII_MASKED, READ_CUSTOMERS, MaskedField, PermissionField, mask_email, mask_phone,
-)
+from crm.api.permissions import MaskedField, mask_email, mask_phone
 from crm.api.scalars import JSON, DateTime, Decimal
 from crm.auth.gql.types import StaffById, StaffUser
 from crm.customers import models
 from crm.customers.gql import loaders
 from crm.customers.orders import average_order_value
-from crm.enums import Role
+from crm.masking import masks_pii
 
 
 class Consent(graphene.ObjectType):
@@ -120,9 +118,9 @@ class Customer(ModelNode, graphene.ObjectType):
         description = "One customer's whole story. Readable by staff and INTEGRATION; a PORTAL token sees only itself."
 
     external_id = graphene.String()
-    email = MaskedField(graphene.String, mask=mask_email, masked_for=PII_MASKED)
-    phone = MaskedField(graphene.String, mask=mask_phone, masked_for=PII_MASKED, description="E.164.")
-    pending_email = MaskedField(graphene.String, mask=mask_email, masked_for=PII_MASKED, description=(
+    email = MaskedField(graphene.String, mask=mask_email)
+    phone = MaskedField(graphene.String, mask=mask_phone, description="E.164.")
+    pending_email = MaskedField(graphene.String, mask=mask_email, description=(
         "An email the customer asked for on the portal, waiting for the new address to confirm it "
         "(customerConfirmEmail); null when none is pending."))
     first_name = graphene.String()
@@ -144,24 +142,8 @@ class Customer(ModelNode, graphene.ObjectType):
     metrics = graphene.Field(CustomerMetrics, required=True)
     orders = graphene.Field(graphene.NonNull(OrderConnection), first=graphene.Int(), after=graphene.String(),
                             description="Newest first.")
-    interactions = graphene.Field(graphene.NonNull("journeys.interactions.gql.types.InteractionConnection"),
-                                  first=graphene.Int(), after=graphene.String(), channel=graphene.Argument(Channel),
-                                  description="Newest first.")
-    cases = PermissionField(graphene.NonNull("journeys.service.gql.types.CaseConnection"), first=graphene.Int(),
-                            after=graphene.String(),
-                            status=graphene.List(graphene.NonNull("journeys.service.gql.types.CaseStatus")),
-                            roles=(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT, Role.PORTAL),
-                            description="Newest first.")
-    survey_responses = graphene.Field(graphene.NonNull("journeys.service.gql.types.SurveyResponseConnection"),
-                                      first=graphene.Int(), after=graphene.String())
-    segments = graphene.List(graphene.NonNull("crm.segments.gql.types.Segment"), required=True,
-                             description="Segments the customer is in now. Staff only.")
-    segment_history = graphene.Field(
-        graphene.NonNull("crm.segments.gql.types.SegmentMembershipChangeConnection"), first=graphene.Int(),
-        after=graphene.String(), description="Every segment join and leave, newest first. Staff only.")
-    loyalty = graphene.Field(graphene.NonNull("loyalty.gql.types.LoyaltyAccount"))
-    messages = graphene.Field(graphene.NonNull("crm.messages.gql.types.MessageConnection"),
-                              first=graphene.Int(), after=graphene.String())
+    # Here each domain that extends Customer adds its fields (crm.api.extensions): interactions, cases,
+    # surveyResponses, segments, segmentHistory, loyalty, messages.
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)
 
@@ -180,7 +162,7 @@ class Customer(ModelNode, graphene.ObjectType):
         name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
         if name:
             return name
-        masked = info.context.viewer.role in PII_MASKED
+        masked = masks_pii(info.context.viewer.role)
         if customer.email:
             return mask_email(customer.email) if masked else customer.email
         if customer.phone:
@@ -210,42 +192,6 @@ class Customer(ModelNode, graphene.ObjectType):
         counter = info.context.loaders.get(loaders.OrderCountByCustomer)
         page.count = lambda: counter.load(customer.id)
         return page
-
-    @staticmethod
-    def resolve_interactions(customer, info, first=None, after=None, channel=None):
-        from journeys.interactions.gql.types import interactions_of
-        return interactions_of(info, customer, page_size(info, first), after, channel)
-
-    @staticmethod
-    def resolve_cases(customer, info, first=None, after=None, status=None):
-        from journeys.service.gql.types import cases_of
-        return cases_of(info, customer, page_size(info, first), after, status)
-
-    @staticmethod
-    def resolve_survey_responses(customer, info, first=None, after=None):
-        from journeys.service.gql.types import surveys_of
-        return surveys_of(info, customer, page_size(info, first), after)
-
-    @staticmethod
-    def resolve_segments(customer, info):
-        from crm.segments.gql.types import segments_of
-        return segments_of(info, customer)
-
-    @staticmethod
-    def resolve_segment_history(customer, info, first=None, after=None):
-        from crm.segments.gql.types import segment_history_of
-        return segment_history_of(info, customer, first, after)
-
-    @staticmethod
-    def resolve_loyalty(customer, info):
-        from loyalty.gql.types import account_for
-        return account_for(info, customer)
-
-    @staticmethod
-    def resolve_messages(customer, info, first=None, after=None):
-        from crm.messages.gql.types import messages_of
-        return messages_of(info, customer, first, after)
-
 
 
 CustomerConnection = connection_type(Customer, "Customer")

@@ -1,10 +1,8 @@
 """Loaders for message relations; each loads for every seen parent at once."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from crm.api.connections import empty_page
-from crm.api.loaders import Loader
+from crm.api.loaders import CountLoader, Loader
 from crm.auth.gql.types import StaffById
 from crm.customers.gql.loaders import CustomerById
 from crm.messages.models import VERIFICATION_TRIGGER_PREFIX, Message
@@ -38,18 +36,13 @@ class MessagesByCustomer(Loader):
         return empty_page()
 
 
-class MessageCountByCustomer(Loader):
+class MessageCountByCustomer(CountLoader):
     parent_kind = "customer"
+    column = Message.customer_id
 
-    def batch(self, keys):
+    def where(self):
         (customer_facing,) = self.args
-        return dict(self.session.execute(
-            select(Message.customer_id, func.count()).where(Message.customer_id.in_(keys),
-                                                            *message_filter(customer_facing))
-            .group_by(Message.customer_id)).all())
-
-    def missing(self, key):
-        return 0
+        return message_filter(customer_facing)
 
 
 class CustomerOfMessage(CustomerById):

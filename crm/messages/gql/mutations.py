@@ -2,34 +2,21 @@
 from __future__ import annotations
 
 import graphene
-from flask import current_app
 
 from crm.api.enums import Channel
+from crm.api.errors import error_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
+from crm.api.mutations import BaseMutation, root_mutations
 from crm.api.scalars import DateTime
-from crm.enums import Role
+from crm.auth.permissions import Capability
 from crm.messages import care, services
+from crm.messages.errors import MessageErrorCode
 from crm.messages.gql.types import CareRule, Message, MessagePurpose
 from crm.messages.templates import RenderLimits
 
-SENDERS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
-CARE_RULE_EDITORS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
 
 
-class MessageErrorCode(graphene.Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    FORBIDDEN = "FORBIDDEN"
-    CONSENT_MISSING = "CONSENT_MISSING"
-    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
-
-
-class MessageError(graphene.ObjectType):
-    field = graphene.String()
-    message = graphene.String(required=True)
-    code = graphene.Field(MessageErrorCode, required=True)
+MessageError = error_type("MessageError", MessageErrorCode)
 
 
 class MessageSendInput(graphene.InputObjectType):
@@ -76,7 +63,7 @@ class MessageSend(BaseMutation):
 
     class Meta:
         output = MessagePayload
-        permissions = SENDERS
+        capability = Capability.MESSAGES_SEND
 
     @classmethod
     def perform(cls, info, input):
@@ -85,7 +72,7 @@ class MessageSend(BaseMutation):
             info.context.session, customer_id=parse_id(input["customer_id"], "Customer", "input.customerId"),
             channel=_value(input["channel"]), purpose=_value(input["purpose"]), subject=input.get("subject"),
             body=input["body"], send_at=input.get("send_at"), dedupe_key=input.get("dedupe_key"),
-            actor=viewer.actor, actor_role=viewer.role, limits=RenderLimits.from_config(current_app.config))
+            actor=viewer.actor, actor_role=viewer.role, limits=RenderLimits.from_config(info.context.config))
         return MessagePayload(message=message, errors=[])
 
 
@@ -99,7 +86,7 @@ class CareRuleUpdate(BaseMutation):
 
     class Meta:
         output = CareRulePayload
-        permissions = CARE_RULE_EDITORS
+        capability = Capability.CARE_RULES_WRITE
 
     @classmethod
     def perform(cls, info, key, input):
@@ -107,10 +94,8 @@ class CareRuleUpdate(BaseMutation):
             info.context.session, key=key, enabled=input.get("enabled"), delay_seconds=input.get("delay_seconds"),
             channel=_value(input["channel"]) if input.get("channel") is not None else None,
             template=input.get("template"), locale=input.get("locale"), actor=info.context.viewer.actor,
-            limits=RenderLimits.from_config(current_app.config))
+            limits=RenderLimits.from_config(info.context.config))
         return CareRulePayload(care_rule=rule, errors=[])
 
 
-class MessageMutations(graphene.ObjectType):
-    message_send = MessageSend.Field()
-    care_rule_update = CareRuleUpdate.Field()
+MessageMutations = root_mutations("MessageMutations", MessageSend, CareRuleUpdate)

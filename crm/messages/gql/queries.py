@@ -7,12 +7,11 @@ from sqlalchemy import select
 from crm.api.connections import page_size
 from crm.api.ids import parse_id
 from crm.api.permissions import PermissionField
+from crm.auth.permissions import Capability
 from crm.enums import Role
 from crm.messages import care
 from crm.messages.gql.loaders import MESSAGE_KEYS, message_filter
 from crm.messages.gql.types import (
-    CARE_RULE_READERS,
-    MESSAGE_READERS,
     CareRule,
     MessageConnection,
     MessageStatus,
@@ -26,11 +25,11 @@ class MessageQueries(graphene.ObjectType):
     messages = PermissionField(graphene.NonNull(MessageConnection), first=graphene.Int(), after=graphene.String(),
                                status=graphene.List(graphene.NonNull(MessageStatus)), customer_id=graphene.ID(),
                                trigger=graphene.String(description='A trigger or its prefix, e.g. "care:".'),
-                               roles=MESSAGE_READERS,
+                               capability=Capability.MESSAGES_READ,
                                description="Messages, newest first. A PORTAL token sees the messages sent to its "
                                            "own customer only.")
     care_rules = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(CareRule))),
-                                 roles=CARE_RULE_READERS, description="Every care rule, as it is now.")
+                                 capability=Capability.CARE_RULES_READ, description="Every care rule, as it is now.")
 
     @staticmethod
     def resolve_messages(root, info, first=None, after=None, status=None, customer_id=None, trigger=None):

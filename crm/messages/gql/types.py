@@ -10,16 +10,13 @@ from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
-from crm.api.permissions import STAFF, check_role
+from crm.api.permissions import require
 from crm.api.scalars import DateTime
+from crm.auth.permissions import Capability, has, roles_without
 from crm.enums import Role
-from crm.masking import PII_MASKED, mask_text
+from crm.masking import mask_text, masks_pii
 from crm.messages import models
 from crm.messages.gql import loaders
-
-MESSAGE_READERS = (*STAFF, Role.PORTAL)
-CARE_RULE_READERS = STAFF
-
 
 MessagePurpose = graphene.Enum.from_enum(models.MessagePurpose)
 MessageStatus = graphene.Enum.from_enum(models.MessageStatus)
@@ -31,7 +28,7 @@ def customer_facing(info) -> bool:
 
 def visible_message(info, message):
     """A portal token sees the messages sent to its own customer, nothing about them sent to staff."""
-    if message is None or info.context.viewer.role not in MESSAGE_READERS:
+    if message is None or not has(info.context.viewer.role, Capability.MESSAGES_READ):
         return None
     viewer = info.context.viewer
     if viewer.role == Role.PORTAL and (message.customer_id != viewer.customer_id or message.staff_user_id
@@ -41,8 +38,8 @@ def visible_message(info, message):
     return message
 
 
-_MASKED_TEXT = ("For " + ", ".join(r.value for r in PII_MASKED) + ": every email address and phone number in "
-                "it masked.")
+_MASKED_TEXT = ("For " + ", ".join(r.value for r in roles_without(Capability.CUSTOMERS_PII))
+                + ": every email address and phone number in it masked.")
 
 
 # A confirmation link's token (secrets.token_urlsafe(32)): only the mailbox it was sent to may hold it.
@@ -55,7 +52,7 @@ def _masked_text(message, info, text):
     other address or international number."""
     if text is not None and message.trigger.startswith(models.VERIFICATION_TRIGGER_PREFIX):
         text = _CONFIRMATION_TOKEN.sub("[withheld]", text)
-    if text is None or info.context.viewer.role not in PII_MASKED:
+    if text is None or not masks_pii(info.context.viewer.role):
         return text
     customer = info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)
     return mask_text(text, emails=[getattr(customer, "email", None)], phones=[getattr(customer, "phone", None)])
@@ -112,12 +109,22 @@ MessageConnection = connection_type(Message, "Message")
 
 
 def messages_of(info, customer, first, after):
-    check_role(info.context, MESSAGE_READERS)
+    require(info.context, Capability.MESSAGES_READ)
     get = info.context.loaders.get
     facing = customer_facing(info)
     page = get(loaders.MessagesByCustomer, page_size(info, first), after, facing).load(customer.id)
     page.count = lambda: get(loaders.MessageCountByCustomer, facing).load(customer.id)
     return page
+
+
+class CustomerMessages:
+    """What messages add to Customer (attached by crm.api.schema, registered in crm.messages.init_app)."""
+
+    messages = graphene.Field(graphene.NonNull(MessageConnection), first=graphene.Int(), after=graphene.String())
+
+    @staticmethod
+    def resolve_messages(customer, info, first=None, after=None):
+        return messages_of(info, customer, first, after)
 
 
 class CareRuleTemplate(graphene.ObjectType):

@@ -2,36 +2,24 @@
 from __future__ import annotations
 
 import graphene
-from flask import current_app
 
 from crm.api.enums import ServiceTier
+from crm.api.errors import error_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
+from crm.api.mutations import BaseMutation, mutation_family, root_mutations
 from crm.api.scalars import JSON
-from crm.enums import Role
+from crm.auth.permissions import Capability
 from crm.enums import ServiceTier as ServiceTierValue
 from crm.errors import Invalid
 from crm.segments import services, tiers
+from crm.segments.errors import SegmentErrorCode
 from crm.segments.gql.types import Segment, SegmentKind, ServiceTierRule, refuse_contact_fields
 from crm.segments.models import SegmentKind as SegmentKindValue
 
-SEGMENT_EDITORS = (Role.ADMIN, Role.MARKETER)
-MEMBER_EDITORS = (Role.ADMIN, Role.MARKETER, Role.ACCOUNT_MANAGER)
 MAX_IDS = services.MAX_IDS
 
 
-class SegmentErrorCode(graphene.Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    DUPLICATE = "DUPLICATE"
-    FORBIDDEN = "FORBIDDEN"
-
-
-class SegmentError(graphene.ObjectType):
-    field = graphene.String()
-    message = graphene.String(required=True)
-    code = graphene.Field(SegmentErrorCode, required=True)
+SegmentError = error_type("SegmentError", SegmentErrorCode)
 
 
 class SegmentCreateInput(graphene.InputObjectType):
@@ -52,25 +40,15 @@ def _fields(info, input) -> dict:
             "kind": SegmentKindValue(getattr(input["kind"], "value", input["kind"])), "rule": input.get("rule")}
 
 
-def _change_members(info, service, segment_id, customer_ids) -> SegmentPayload:
-    if len(customer_ids) > MAX_IDS:
-        raise Invalid(f"At most {MAX_IDS} customers per call.", "customerIds")
-    ids = [parse_id(v, "Customer", f"customerIds.{i}") for i, v in enumerate(customer_ids)]
-    segment = service(info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
-                      customer_ids=ids, actor=info.context.viewer.actor)
-    return SegmentPayload(segment=segment, errors=[])
+_SegmentMutation = mutation_family("_SegmentMutation", SegmentPayload, Capability.SEGMENTS_WRITE)
 
 
-class SegmentCreate(BaseMutation):
+class SegmentCreate(_SegmentMutation):
     """Create a segment. A DYNAMIC segment's rule is validated (the error names the bad node, e.g.
     input.rule.all.1.field) and its members are computed before this returns."""
 
     class Arguments:
         input = SegmentCreateInput(required=True)
-
-    class Meta:
-        output = SegmentPayload
-        permissions = SEGMENT_EDITORS
 
     @classmethod
     def perform(cls, info, input):
@@ -78,17 +56,13 @@ class SegmentCreate(BaseMutation):
         return SegmentPayload(segment=segment, errors=[])
 
 
-class SegmentUpdate(BaseMutation):
+class SegmentUpdate(_SegmentMutation):
     """Replace a segment's name, description, kind and rule; a DYNAMIC segment is refreshed against the
     new rule (members who no longer match leave, with the reason in their history)."""
 
     class Arguments:
         id = graphene.ID(required=True)
         input = SegmentCreateInput(required=True)
-
-    class Meta:
-        output = SegmentPayload
-        permissions = SEGMENT_EDITORS
 
     @classmethod
     def perform(cls, info, id, input):
@@ -97,16 +71,12 @@ class SegmentUpdate(BaseMutation):
         return SegmentPayload(segment=segment, errors=[])
 
 
-class SegmentDelete(BaseMutation):
+class SegmentDelete(_SegmentMutation):
     """Delete a segment and its memberships; refused while another segment's rule or a tier rule reads it.
     The payload's segment is the deleted one as it was."""
 
     class Arguments:
         id = graphene.ID(required=True)
-
-    class Meta:
-        output = SegmentPayload
-        permissions = SEGMENT_EDITORS
 
     @classmethod
     def perform(cls, info, id):
@@ -115,47 +85,45 @@ class SegmentDelete(BaseMutation):
         return SegmentPayload(segment=segment, errors=[])
 
 
-class SegmentAddCustomers(BaseMutation):
+class _MembersChange(_SegmentMutation):
+    """Subclasses name the service that changes the members as ``change``."""
+
+    capability = Capability.SEGMENTS_MEMBERS
+
+    class Meta:
+        abstract = True
+
+    class Arguments:
+        segment_id = graphene.ID(required=True)
+        customer_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
+
+    @classmethod
+    def perform(cls, info, segment_id, customer_ids):
+        if len(customer_ids) > MAX_IDS:
+            raise Invalid(f"At most {MAX_IDS} customers per call.", "customerIds")
+        ids = [parse_id(v, "Customer", f"customerIds.{i}") for i, v in enumerate(customer_ids)]
+        segment = cls.change(info.context.session, segment_id=parse_id(segment_id, "Segment", "segmentId"),
+                             customer_ids=ids, actor=info.context.viewer.actor)
+        return SegmentPayload(segment=segment, errors=[])
+
+
+class SegmentAddCustomers(_MembersChange):
     """Add up to 1000 customers to a STATIC segment; customers already in it are left as they are."""
 
-    class Arguments:
-        segment_id = graphene.ID(required=True)
-        customer_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
-
-    class Meta:
-        output = SegmentPayload
-        permissions = MEMBER_EDITORS
-
-    @classmethod
-    def perform(cls, info, segment_id, customer_ids):
-        return _change_members(info, services.add_customers, segment_id, customer_ids)
+    change = staticmethod(services.add_customers)
 
 
-class SegmentRemoveCustomers(BaseMutation):
+class SegmentRemoveCustomers(_MembersChange):
     """Remove up to 1000 customers from a STATIC segment; customers not in it are ignored."""
 
-    class Arguments:
-        segment_id = graphene.ID(required=True)
-        customer_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
-
-    class Meta:
-        output = SegmentPayload
-        permissions = MEMBER_EDITORS
-
-    @classmethod
-    def perform(cls, info, segment_id, customer_ids):
-        return _change_members(info, services.remove_customers, segment_id, customer_ids)
+    change = staticmethod(services.remove_customers)
 
 
-class SegmentRefresh(BaseMutation):
+class SegmentRefresh(_SegmentMutation):
     """Recompute a DYNAMIC segment over the whole base now, writing only the differences."""
 
     class Arguments:
         id = graphene.ID(required=True)
-
-    class Meta:
-        output = SegmentPayload
-        permissions = SEGMENT_EDITORS
 
     @classmethod
     def perform(cls, info, id):
@@ -185,11 +153,11 @@ class ServiceTierRuleUpdate(BaseMutation):
 
     class Meta:
         output = ServiceTierRulePayload
-        permissions = (Role.ADMIN,)
+        capability = Capability.TIER_RULES_WRITE
 
     @classmethod
     def perform(cls, info, input):
-        session, config = info.context.session, current_app.config
+        session, config = info.context.session, info.context.config
         tier = ServiceTierValue(getattr(input["tier"], "value", input["tier"]))
         result = tiers.set_rule(session, tier=tier, rule=input.get("rule"), actor=info.context.viewer.actor,
                                 config=config)
@@ -197,11 +165,6 @@ class ServiceTierRuleUpdate(BaseMutation):
         return ServiceTierRulePayload(rules=rules, customers_moved=result["changed"], errors=[])
 
 
-class SegmentMutations(graphene.ObjectType):
-    segment_create = SegmentCreate.Field()
-    segment_update = SegmentUpdate.Field()
-    segment_delete = SegmentDelete.Field()
-    segment_add_customers = SegmentAddCustomers.Field()
-    segment_remove_customers = SegmentRemoveCustomers.Field()
-    segment_refresh = SegmentRefresh.Field()
-    service_tier_rule_update = ServiceTierRuleUpdate.Field()
+SegmentMutations = root_mutations("SegmentMutations", SegmentCreate, SegmentUpdate, SegmentDelete,
+                                  SegmentAddCustomers, SegmentRemoveCustomers, SegmentRefresh,
+                                  ServiceTierRuleUpdate)

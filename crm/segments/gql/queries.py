@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import graphene
-from flask import current_app
 from sqlalchemy import select
 
 from crm.api.access import see_customers
@@ -11,34 +10,35 @@ from crm.api.ids import parse_id
 from crm.api.permissions import PermissionField
 from crm.api.scalars import JSON
 from crm.customers.gql.queries import MAX_SEARCH
-from crm.enums import Role
+from crm.auth.permissions import Capability
 from crm.errors import Invalid
 from crm.pagination import SortKey, keyset_page
 from crm.segments import services, tiers
 from crm.segments.gql.types import (
-    SEGMENT_READERS, SegmentConnection, SegmentExplanation, SegmentKind, SegmentPreview, ServiceTierRule, mask_trace,
+    SegmentConnection, SegmentExplanation, SegmentKind, SegmentPreview, ServiceTierRule, mask_trace,
     refuse_contact_fields, see_segments,
 )
 from crm.segments.models import Segment
 
-PREVIEWERS = (Role.ADMIN, Role.MARKETER, Role.ACCOUNT_MANAGER)
 SEGMENT_KEYS = [SortKey(Segment.name_key, lambda s: s.name_key, "str"), SortKey(Segment.id, lambda s: s.id, "uuid")]
 
 
 class SegmentQueries(graphene.ObjectType):
     segments = PermissionField(graphene.NonNull(SegmentConnection), first=graphene.Int(), after=graphene.String(),
                                kind=graphene.Argument(SegmentKind), search=graphene.String(),
-                               roles=SEGMENT_READERS, description="Segments by name; `search` is a name prefix.")
+                               capability=Capability.SEGMENTS_READ,
+                               description="Segments by name; `search` is a name prefix.")
     segment_preview = PermissionField(graphene.NonNull(SegmentPreview), rule=graphene.Argument(JSON, required=True),
-                                      sample_size=graphene.Int(default_value=10), roles=PREVIEWERS,
+                                      sample_size=graphene.Int(default_value=10),
+                                      capability=Capability.SEGMENTS_PREVIEW,
                                       description="A dry run of a rule: how many customers match now and a sample "
                                                   "(newest first, at most 50). Saves nothing.")
     segment_explain = PermissionField(SegmentExplanation, segment_id=graphene.ID(required=True),
-                                      customer_id=graphene.ID(required=True), roles=SEGMENT_READERS,
+                                      customer_id=graphene.ID(required=True), capability=Capability.SEGMENTS_READ,
                                       description="Why a customer is or is not in a segment; null for an unknown "
                                                   "segment or customer.")
     service_tier_rules = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(ServiceTierRule))),
-                                         roles=SEGMENT_READERS,
+                                         capability=Capability.TIER_RULES_READ,
                                          description="The rules that set automatic service tiers, in precedence "
                                                      "order; customers no rule matches are STANDARD.")
 
@@ -76,4 +76,4 @@ class SegmentQueries(graphene.ObjectType):
     @staticmethod
     def resolve_service_tier_rules(root, info):
         return [{"tier": tier.value, "rule": rule, "is_default": default}
-                for tier, rule, default in tiers.tier_rules(info.context.session, current_app.config)]
+                for tier, rule, default in tiers.tier_rules(info.context.session, info.context.config)]

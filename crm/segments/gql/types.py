@@ -6,27 +6,23 @@ from graphene import relay
 
 from crm.api.access import actor_for_viewer, see_customers
 from crm.api.connections import connection_type, page_size
-from crm.api.enums import ServiceTier
+from crm.api.enums import ServiceTier, enum_type
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
-from crm.api.permissions import PII_MASKED, STAFF, check_role, mask_email
+from crm.api.permissions import mask_email, require
 from crm.api.scalars import JSON, DateTime
+from crm.auth.permissions import Capability
 from crm.errors import DomainError, Forbidden
+from crm.masking import masks_pii
 from crm.segments import models
 from crm.segments.rules import condition_fields
 from crm.segments.gql import loaders
 
-SEGMENT_READERS = STAFF
+
+SegmentKind = enum_type(models.SegmentKind)
 
 
-class SegmentKind(graphene.Enum):
-    DYNAMIC = "DYNAMIC"
-    STATIC = "STATIC"
-
-
-class MembershipChangeKind(graphene.Enum):
-    JOINED = "JOINED"
-    LEFT = "LEFT"
+MembershipChangeKind = enum_type(models.MembershipChangeKind)
 
 
 def see_segments(info, segments):
@@ -55,7 +51,7 @@ class Segment(ModelNode, graphene.ObjectType):
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)
 
-    node_model, node_roles = models.Segment, SEGMENT_READERS
+    node_model, node_capability = models.Segment, Capability.SEGMENTS_READ
 
     @classmethod
     def visible_node(cls, info, segment):
@@ -130,7 +126,7 @@ CONTACT_FIELDS = ("email",)
 def refuse_contact_fields(info, rule, field: str) -> None:
     """Roles that see contact details masked may not select by them either: counts and members of
     ``email starts_with "a"``, "ab", ... would spell a hidden address out."""
-    if info.context.viewer.role not in PII_MASKED or not isinstance(rule, dict):
+    if not masks_pii(info.context.viewer.role) or not isinstance(rule, dict):
         return
     try:
         used = condition_fields(rule)
@@ -143,7 +139,7 @@ def refuse_contact_fields(info, rule, field: str) -> None:
 
 def mask_trace(info, node):
     """An explain trace with the customer's own contact details masked for roles that see them masked."""
-    if info.context.viewer.role not in PII_MASKED or not isinstance(node, dict):
+    if not masks_pii(info.context.viewer.role) or not isinstance(node, dict):
         return node
     out = dict(node)
     if out.get("field") in CONTACT_FIELDS and isinstance(out.get("actual"), str):
@@ -157,13 +153,31 @@ def mask_trace(info, node):
 
 
 def segments_of(info, customer):
-    check_role(info.context, SEGMENT_READERS)
+    require(info.context, Capability.SEGMENTS_READ)
     return info.context.loaders.get(loaders.SegmentsByCustomer).load(customer.id)
 
 
 def segment_history_of(info, customer, first, after):
-    check_role(info.context, SEGMENT_READERS)
+    require(info.context, Capability.SEGMENTS_READ)
     return _counted(info, loaders.HistoryByCustomer, loaders.HistoryCountByCustomer, first, after, customer.id)
+
+
+class CustomerSegments:
+    """What segments add to Customer (attached by crm.api.schema, registered in crm.segments.init_app)."""
+
+    segments = graphene.List(graphene.NonNull(Segment), required=True,
+                             description="Segments the customer is in now. Staff only.")
+    segment_history = graphene.Field(
+        graphene.NonNull(SegmentMembershipChangeConnection), first=graphene.Int(),
+        after=graphene.String(), description="Every segment join and leave, newest first. Staff only.")
+
+    @staticmethod
+    def resolve_segments(customer, info):
+        return segments_of(info, customer)
+
+    @staticmethod
+    def resolve_segment_history(customer, info, first=None, after=None):
+        return segment_history_of(info, customer, first, after)
 
 
 def _counted(info, page_loader, count_loader, first, after, key):

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import graphene
-from flask import current_app
 
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.errors import error_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
+from crm.api.mutations import BaseMutation, mutation_family, root_mutations
 from crm.api.scalars import JSON, DateTime
+from crm.auth.permissions import Capability
 from crm.messages.gql.types import MessagePurpose
 from crm.messages.templates import RenderLimits
 from journeys.campaigns import services
+from journeys.campaigns.errors import CampaignErrorCode
 from journeys.campaigns.gql.types import (
-    CAMPAIGN_WRITERS,
     Campaign,
     CampaignFrequency,
     CampaignReentry,
@@ -23,19 +24,7 @@ from journeys.campaigns.gql.types import (
 )
 
 
-class CampaignErrorCode(graphene.Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    FORBIDDEN = "FORBIDDEN"
-    INVALID_STATUS = "INVALID_STATUS"
-    CAMPAIGN_FINISHED = "CAMPAIGN_FINISHED"
-
-
-class CampaignError(graphene.ObjectType):
-    field = graphene.String()
-    message = graphene.String(required=True)
-    code = graphene.Field(CampaignErrorCode, required=True)
+CampaignError = error_type("CampaignError", CampaignErrorCode)
 
 
 class CampaignPayload(graphene.ObjectType):
@@ -118,33 +107,32 @@ def _values(input) -> dict:
     return {key: input[key] for key in input}
 
 
-def _limits() -> RenderLimits:
-    return RenderLimits.from_config(current_app.config)
+def _limits(info) -> RenderLimits:
+    return RenderLimits.from_config(info.context.config)
 
 
 def _id(value) -> object:
     return parse_id(value, "Campaign", "id")
 
 
-class CampaignCreate(BaseMutation):
+_CampaignMutation = mutation_family("_CampaignMutation", CampaignPayload, Capability.CAMPAIGNS_WRITE)
+
+
+class CampaignCreate(_CampaignMutation):
     """Write a DRAFT campaign."""
 
     class Arguments:
         input = CampaignInput(required=True)
 
-    class Meta:
-        output = CampaignPayload
-        permissions = CAMPAIGN_WRITERS
-
     @classmethod
     def perform(cls, info, input):
         viewer = info.context.viewer
         campaign = services.create_campaign(info.context.session, values=_values(input), actor=viewer.actor,
-                                            actor_role=viewer.role, limits=_limits())
+                                            actor_role=viewer.role, limits=_limits(info))
         return CampaignPayload(campaign=campaign, errors=[])
 
 
-class CampaignUpdate(BaseMutation):
+class CampaignUpdate(_CampaignMutation):
     """Change a campaign that has not finished; only the fields given. A new schedule plans from now on
     and never sends twice in one period."""
 
@@ -152,15 +140,11 @@ class CampaignUpdate(BaseMutation):
         id = graphene.ID(required=True)
         input = CampaignInput(required=True)
 
-    class Meta:
-        output = CampaignPayload
-        permissions = CAMPAIGN_WRITERS
-
     @classmethod
     def perform(cls, info, id, input):
         viewer = info.context.viewer
         campaign = services.update_campaign(info.context.session, campaign_id=_id(id), values=_values(input),
-                                            actor=viewer.actor, actor_role=viewer.role, limits=_limits())
+                                            actor=viewer.actor, actor_role=viewer.role, limits=_limits(info))
         return CampaignPayload(campaign=campaign, errors=[])
 
 
@@ -170,9 +154,8 @@ def _lifecycle(name: str, doc: str, call):
         campaign = call(info.context.session, campaign_id=_id(id), viewer=viewer)
         return CampaignPayload(campaign=campaign, errors=[])
 
-    return type(name, (BaseMutation,), {
+    return type(name, (_CampaignMutation,), {
         "__doc__": doc, "Arguments": type("Arguments", (), {"id": graphene.ID(required=True)}),
-        "Meta": type("Meta", (), {"output": CampaignPayload, "permissions": CAMPAIGN_WRITERS}),
         "perform": classmethod(perform)})
 
 
@@ -192,10 +175,5 @@ CampaignCancel = _lifecycle(
     lambda s, campaign_id, viewer: services.cancel_campaign(s, campaign_id=campaign_id, actor=viewer.actor))
 
 
-class CampaignMutations(graphene.ObjectType):
-    campaign_create = CampaignCreate.Field()
-    campaign_update = CampaignUpdate.Field()
-    campaign_schedule = CampaignSchedule.Field()
-    campaign_pause = CampaignPause.Field()
-    campaign_resume = CampaignResume.Field()
-    campaign_cancel = CampaignCancel.Field()
+CampaignMutations = root_mutations("CampaignMutations", CampaignCreate, CampaignUpdate, CampaignSchedule,
+                                   CampaignPause, CampaignResume, CampaignCancel)

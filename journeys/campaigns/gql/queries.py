@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import graphene
-from flask import current_app
 from sqlalchemy import select
 
 from crm.api.connections import page_size
 from crm.api.ids import parse_id
 from crm.api.permissions import PermissionField
+from crm.auth.permissions import Capability
 from crm.messages.settings import MessageSettings
 from crm.pagination import SortKey, keyset_page
 from journeys.campaigns import preview
 from journeys.campaigns.gql.types import (
-    CAMPAIGN_READERS,
-    CAMPAIGN_WRITERS,
     Campaign,
     CampaignConnection,
     CampaignPreview,
@@ -27,12 +25,13 @@ CAMPAIGN_KEYS = [SortKey(CampaignRow.created_at, lambda c: c.created_at, "dateti
 
 class CampaignQueries(graphene.ObjectType):
     campaigns = PermissionField(graphene.NonNull(CampaignConnection), first=graphene.Int(), after=graphene.String(),
-                                status=graphene.List(graphene.NonNull(CampaignStatus)), roles=CAMPAIGN_READERS,
+                                status=graphene.List(graphene.NonNull(CampaignStatus)),
+                                capability=Capability.CAMPAIGNS_READ,
                                 description="Campaigns, newest first.")
-    campaign = PermissionField(Campaign, id=graphene.ID(required=True), roles=CAMPAIGN_READERS)
+    campaign = PermissionField(Campaign, id=graphene.ID(required=True), capability=Capability.CAMPAIGNS_READ)
     campaign_preview = PermissionField(
         graphene.NonNull(CampaignPreview), id=graphene.ID(required=True), sample_size=graphene.Int(),
-        roles=CAMPAIGN_WRITERS,
+        capability=Capability.CAMPAIGNS_WRITE,
         description="A dry run, evaluated now: who the campaign would reach, who not and why, and a sample "
                     "(at most 50) with each one's local send time. Writes nothing.")
 
@@ -55,6 +54,6 @@ class CampaignQueries(graphene.ObjectType):
     @staticmethod
     def resolve_campaign_preview(root, info, id, sample_size=10):
         result = preview.preview(info.context.session, campaign_id=parse_id(id, "Campaign", "id"),
-                                 settings=MessageSettings.from_config(current_app.config), sample_size=sample_size)
+                                 settings=MessageSettings.from_config(info.context.config), sample_size=sample_size)
         info.context.loaders.see("campaign-recipient", result.sample)
         return result

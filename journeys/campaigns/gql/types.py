@@ -7,63 +7,28 @@ import graphene
 from graphene import relay
 
 from crm.api.connections import connection_type
-from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.enums import Channel, LifecycleStage, ServiceTier, names_enum
 from crm.api.ids import global_id
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
-from crm.api.permissions import check_role
+from crm.api.permissions import require
 from crm.api.scalars import JSON, DateTime
-from crm.enums import Role
+from crm.auth.permissions import Capability
 from crm.messages.gql.types import MessagePurpose
 from journeys.campaigns import models
 from journeys.campaigns.gql import loaders
 
-CAMPAIGN_READERS = (Role.ADMIN, Role.MARKETER, Role.ACCOUNT_MANAGER)
-CAMPAIGN_WRITERS = (Role.ADMIN, Role.MARKETER)
 
 CampaignStatus = graphene.Enum.from_enum(models.CampaignStatus)
 
 
-class CampaignStepType(graphene.Enum):
-    SEND = "SEND"
-    WAIT = "WAIT"
-    BRANCH = "BRANCH"
-    UPDATE = "UPDATE"
-    EXIT = "EXIT"
-
-
-class CampaignTriggerKind(graphene.Enum):
-    STAGE_ENTERED = "STAGE_ENTERED"
-    SEGMENT_JOINED = "SEGMENT_JOINED"
-    LOYALTY_TIER_REACHED = "LOYALTY_TIER_REACHED"
-    NO_ORDER_FOR = "NO_ORDER_FOR"
-
-
-class CampaignScheduleKind(graphene.Enum):
-    ONCE = "ONCE"
-    RECURRING = "RECURRING"
-
-
-class CampaignFrequency(graphene.Enum):
-    DAILY = "DAILY"
-    WEEKLY = "WEEKLY"
-    MONTHLY = "MONTHLY"
-    CRON = "CRON"
-
-
-class Weekday(graphene.Enum):
-    MON = "MON"
-    TUE = "TUE"
-    WED = "WED"
-    THU = "THU"
-    FRI = "FRI"
-    SAT = "SAT"
-    SUN = "SUN"
-
-
-class CampaignReentry(graphene.Enum):
-    NEVER = "NEVER"
-    COOLDOWN = "COOLDOWN"
+CampaignStepType = names_enum("CampaignStepType", "SEND WAIT BRANCH UPDATE EXIT", __name__)
+CampaignTriggerKind = names_enum("CampaignTriggerKind", "STAGE_ENTERED SEGMENT_JOINED LOYALTY_TIER_REACHED NO_ORDER_FOR",
+                                 __name__)
+CampaignScheduleKind = names_enum("CampaignScheduleKind", "ONCE RECURRING", __name__)
+CampaignFrequency = names_enum("CampaignFrequency", "DAILY WEEKLY MONTHLY CRON", __name__)
+Weekday = names_enum("Weekday", "MON TUE WED THU FRI SAT SUN", __name__)
+CampaignReentry = names_enum("CampaignReentry", "NEVER COOLDOWN", __name__)
 
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -229,7 +194,7 @@ class Campaign(ModelNode, graphene.ObjectType):
     paused_at = DateTime()
     finished_at = DateTime()
 
-    node_model, node_roles, node_seen_as = models.Campaign, CAMPAIGN_READERS, "campaign"
+    node_model, node_capability, node_seen_as = models.Campaign, Capability.CAMPAIGNS_READ, "campaign"
 
     @staticmethod
     def resolve_audience(campaign, info):
@@ -254,7 +219,7 @@ class Campaign(ModelNode, graphene.ObjectType):
 
     @staticmethod
     def resolve_results(campaign, info):
-        check_role(info.context, CAMPAIGN_READERS)
+        require(info.context, Capability.CAMPAIGNS_READ)
         return info.context.loaders.get(loaders.ResultsByCampaign).load(campaign.id)
 
 

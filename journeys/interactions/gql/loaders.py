@@ -1,10 +1,10 @@
 """Loaders of interactions: one statement per relation for a whole page of parents."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.api.connections import empty_page
-from crm.api.loaders import Loader
+from crm.api.loaders import CountLoader, Loader
 from crm.customers.gql.loaders import CustomerById
 from crm.pagination import SortKey, keyset_pages_by_parent
 from journeys.interactions.models import Interaction
@@ -34,18 +34,13 @@ class InteractionsByCustomer(Loader):
         return empty_page()
 
 
-class InteractionCountByCustomer(Loader):
+class InteractionCountByCustomer(CountLoader):
     parent_kind = "customer"
+    column = Interaction.customer_id
 
-    def batch(self, keys):
+    def where(self):
         (channel,) = self.args
-        return dict(self.session.execute(
-            select(Interaction.customer_id, func.count()).where(Interaction.customer_id.in_(keys),
-                                                                *_interaction_filter(channel))
-            .group_by(Interaction.customer_id)).all())
-
-    def missing(self, key):
-        return 0
+        return _interaction_filter(channel)
 
 
 class TouchpointOfInteraction(Loader):

@@ -5,23 +5,18 @@ import graphene
 
 from crm.api.access import access_customer
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
+from crm.api.mutations import BaseMutation, root_mutations
 from crm.api.scalars import DateTime
-from crm.enums import Role
+from crm.auth.permissions import Capability
 from crm.errors import DomainError
 from graphql import GraphQLError
-from journeys.gql.errors import JourneyErrorCode, journey_errors
+from journeys.gql.errors import JourneyErrorCode, journey_errors, journey_payload
 from journeys.interactions import services as interactions
 from journeys.interactions.gql.types import Interaction
-from journeys.service.gql.types import SERVICE_DESK
 from journeys.settings import JourneySettings
 
-RECORD_INTERACTIONS = (*SERVICE_DESK, Role.INTEGRATION)
 
-
-class InteractionPayload(graphene.ObjectType):
-    interaction = graphene.Field(Interaction)
-    errors = journey_errors()
+InteractionPayload = journey_payload("InteractionPayload", interaction=Interaction)
 
 
 class BulkRowError(graphene.ObjectType):
@@ -67,7 +62,7 @@ class InteractionRecord(BaseMutation):
 
     class Meta:
         output = InteractionPayload
-        permissions = RECORD_INTERACTIONS
+        capability = Capability.INTERACTIONS_RECORD
 
     @classmethod
     def perform(cls, info, input):
@@ -85,7 +80,7 @@ class InteractionRecordBulk(BaseMutation):
 
     class Meta:
         output = InteractionBulkPayload
-        permissions = RECORD_INTERACTIONS
+        capability = Capability.INTERACTIONS_RECORD
 
     @classmethod
     def failure(cls, errors):
@@ -111,6 +106,4 @@ class InteractionRecordBulk(BaseMutation):
                                       errors=sorted(errors, key=lambda e: e["index"]))
 
 
-class InteractionMutations(graphene.ObjectType):
-    interaction_record = InteractionRecord.Field()
-    interaction_record_bulk = InteractionRecordBulk.Field()
+InteractionMutations = root_mutations("InteractionMutations", InteractionRecord, InteractionRecordBulk)

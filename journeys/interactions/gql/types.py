@@ -4,7 +4,7 @@ from __future__ import annotations
 import graphene
 from graphene import relay
 
-from crm.api.connections import connection_type
+from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
@@ -56,3 +56,15 @@ def interactions_of(info, customer, first: int, after: str | None, channel):
     get = info.context.loaders.get
     return page_with_count(info, get(loaders.InteractionsByCustomer, first, after, channel),
                            get(loaders.InteractionCountByCustomer, channel), customer.id)
+
+
+class CustomerInteractions:
+    """What interactions add to Customer (attached by crm.api.schema, registered in journeys.init_app)."""
+
+    interactions = graphene.Field(graphene.NonNull(InteractionConnection), first=graphene.Int(),
+                                  after=graphene.String(), channel=graphene.Argument(Channel),
+                                  description="Newest first.")
+
+    @staticmethod
+    def resolve_interactions(customer, info, first=None, after=None, channel=None):
+        return interactions_of(info, customer, page_size(info, first), after, channel)

@@ -4,24 +4,18 @@ from __future__ import annotations
 import graphene
 
 from crm.api.enums import Channel
-from crm.api.mutations import BaseMutation
-from crm.enums import Role
-from journeys.gql.errors import journey_errors
+from crm.api.mutations import BaseMutation, root_mutations
+from crm.auth.permissions import Capability
+from journeys.gql.errors import journey_errors, journey_payload
 from journeys.maps import services as touchpoints
 from journeys.maps.gql.report_types import JourneyMapDefinition
 from journeys.maps.gql.types import Touchpoint
 
-MAP_EDITORS = (Role.ADMIN, Role.MARKETER)
+
+TouchpointPayload = journey_payload("TouchpointPayload", touchpoint=Touchpoint)
 
 
-class TouchpointPayload(graphene.ObjectType):
-    touchpoint = graphene.Field(Touchpoint)
-    errors = journey_errors()
-
-
-class JourneyMapPayload(graphene.ObjectType):
-    journey_map = graphene.Field(JourneyMapDefinition)
-    errors = journey_errors()
+JourneyMapPayload = journey_payload("JourneyMapPayload", journey_map=JourneyMapDefinition)
 
 
 class TouchpointCreateInput(graphene.InputObjectType):
@@ -46,7 +40,7 @@ class TouchpointCreate(BaseMutation):
 
     class Meta:
         output = TouchpointPayload
-        permissions = MAP_EDITORS
+        capability = Capability.MAPS_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -64,7 +58,7 @@ class JourneyMapSave(BaseMutation):
 
     class Meta:
         output = JourneyMapPayload
-        permissions = MAP_EDITORS
+        capability = Capability.MAPS_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -73,6 +67,4 @@ class JourneyMapSave(BaseMutation):
         return JourneyMapPayload(journey_map=saved, errors=[])
 
 
-class MapMutations(graphene.ObjectType):
-    touchpoint_create = TouchpointCreate.Field()
-    journey_map_save = JourneyMapSave.Field()
+MapMutations = root_mutations("MapMutations", TouchpointCreate, JourneyMapSave)

@@ -5,10 +5,11 @@ import graphene
 from sqlalchemy import select
 
 from crm.api.ids import parse_id
-from crm.api.permissions import STAFF, PermissionField
+from crm.api.permissions import PermissionField
+from crm.auth.permissions import Capability
 from journeys.maps import analytics, models
 from journeys.maps.gql.report_types import JourneyMap, JourneyMapDefinition, JourneyMapFilter
-from journeys.maps.gql.types import TOUCHPOINT_READERS, Touchpoint
+from journeys.maps.gql.types import Touchpoint
 
 
 def segment_filter(filter_, field: str):
@@ -19,13 +20,13 @@ def segment_filter(filter_, field: str):
 
 class MapQueries(graphene.ObjectType):
     touchpoints = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(Touchpoint))),
-                                  journey_map=graphene.String(), roles=TOUCHPOINT_READERS,
+                                  journey_map=graphene.String(), capability=Capability.MAPS_READ,
                                   description="The touchpoint catalogue in journey order (map, stage, key).")
     journey_maps = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(JourneyMapDefinition))),
-                                   roles=TOUCHPOINT_READERS, description="Every journey map and its stages.")
+                                   capability=Capability.MAPS_READ, description="Every journey map and its stages.")
     journey_map = PermissionField(JourneyMap, key=graphene.String(required=True), filter=JourneyMapFilter(),
-                                  roles=STAFF, description="Journey map analytics per stage and touchpoint; "
-                                                           "null for an unknown key.")
+                                  capability=Capability.MAPS_ANALYTICS,
+                                  description="Journey map analytics per stage and touchpoint; null for an unknown key.")
 
     @staticmethod
     def resolve_touchpoints(root, info, journey_map=None):

@@ -6,10 +6,8 @@ from graphene import relay
 
 from crm.api.enums import Channel
 from crm.api.node import ModelNode
-from crm.enums import STAFF_ROLES, Role
+from crm.auth.permissions import Capability
 from journeys.maps import models
-
-TOUCHPOINT_READERS = (*STAFF_ROLES, Role.INTEGRATION)
 
 
 class Touchpoint(ModelNode, graphene.ObjectType):
@@ -22,7 +20,7 @@ class Touchpoint(ModelNode, graphene.ObjectType):
     stage = graphene.String(required=True)
     journey_map = graphene.String(required=True)
 
-    node_model, node_roles = models.Touchpoint, TOUCHPOINT_READERS
+    node_model, node_capability = models.Touchpoint, Capability.MAPS_READ
 
     @staticmethod
     def resolve_journey_map(touchpoint, info):

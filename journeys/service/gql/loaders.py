@@ -1,10 +1,10 @@
 """Loaders of the service process (cases, surveys): one statement per relation for a whole page of parents."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.api.connections import empty_page
-from crm.api.loaders import Loader
+from crm.api.loaders import CountLoader, Loader
 from crm.auth.gql.types import StaffById
 from crm.customers.gql.loaders import CustomerById
 from crm.pagination import SortKey, keyset_pages_by_parent
@@ -36,17 +36,13 @@ class CasesByCustomer(Loader):
         return empty_page()
 
 
-class CaseCountByCustomer(Loader):
+class CaseCountByCustomer(CountLoader):
     parent_kind = "customer"
+    column = Case.customer_id
 
-    def batch(self, keys):
+    def where(self):
         (statuses,) = self.args
-        return dict(self.session.execute(
-            select(Case.customer_id, func.count()).where(Case.customer_id.in_(keys), *_case_filter(statuses))
-            .group_by(Case.customer_id)).all())
-
-    def missing(self, key):
-        return 0
+        return _case_filter(statuses)
 
 
 class SurveysByCustomer(Loader):
@@ -62,16 +58,9 @@ class SurveysByCustomer(Loader):
         return empty_page()
 
 
-class SurveyCountByCustomer(Loader):
+class SurveyCountByCustomer(CountLoader):
     parent_kind = "customer"
-
-    def batch(self, keys):
-        return dict(self.session.execute(
-            select(SurveyResponse.customer_id, func.count()).where(SurveyResponse.customer_id.in_(keys))
-            .group_by(SurveyResponse.customer_id)).all())
-
-    def missing(self, key):
-        return 0
+    column = SurveyResponse.customer_id
 
 
 class _CaseById(Loader):

@@ -6,28 +6,23 @@ import graphene
 from crm.api.access import access_customer
 from crm.api.enums import Channel, ServiceTier
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation
+from crm.api.mutations import BaseMutation, mutation_family, root_mutations
 from crm.api.scalars import JSON
-from crm.enums import Role
-from journeys.gql.errors import journey_errors
+from crm.auth.permissions import Capability
+from journeys.gql.errors import journey_errors, journey_payload
 from journeys.service import cases, surveys
 from journeys.service.gql.report_types import SlaPolicy
-from journeys.service.gql.types import SERVICE_DESK, Case, CaseKind, CaseStatus, SurveyKind, SurveyResponse
+from journeys.service.gql.types import Case, CaseKind, CaseStatus, SurveyKind, SurveyResponse
+from journeys.settings import JourneySettings
 
 
-class CasePayload(graphene.ObjectType):
-    case = graphene.Field(Case)
-    errors = journey_errors()
+CasePayload = journey_payload("CasePayload", case=Case)
 
 
-class SurveyResponsePayload(graphene.ObjectType):
-    survey_response = graphene.Field(SurveyResponse)
-    errors = journey_errors()
+SurveyResponsePayload = journey_payload("SurveyResponsePayload", survey_response=SurveyResponse)
 
 
-class SlaPolicyPayload(graphene.ObjectType):
-    sla_policy = graphene.Field(SlaPolicy)
-    errors = journey_errors()
+SlaPolicyPayload = journey_payload("SlaPolicyPayload", sla_policy=SlaPolicy)
 
 
 class CaseOpenInput(graphene.InputObjectType):
@@ -65,35 +60,33 @@ def _case_payload(info, case):
     return CasePayload(case=case, errors=[])
 
 
-class CaseOpen(BaseMutation):
+_CaseMutation = mutation_family("_CaseMutation", CasePayload, Capability.CASES_WORK)
+
+
+class CaseOpen(_CaseMutation):
     """Open a case; priority and SLA follow the customer's service tier. A PORTAL token opens its own."""
+
+    capability = Capability.CASES_OPEN
 
     class Arguments:
         input = CaseOpenInput(required=True)
-
-    class Meta:
-        output = CasePayload
-        permissions = (*SERVICE_DESK, Role.INTEGRATION, Role.PORTAL)
 
     @classmethod
     def perform(cls, info, input):
         ctx = info.context
         case = cases.open_case(ctx.session, customer_id=access_customer(ctx, input["customer_id"], field="customerId"),
                                kind=input["kind"], channel=input["channel"], subject=input["subject"],
-                               description=input.get("description"), actor=ctx.viewer.actor)
+                               description=input.get("description"), actor=ctx.viewer.actor,
+                               settings=JourneySettings.from_config(ctx.config))
         return _case_payload(info, case)
 
 
-class CaseRespond(BaseMutation):
+class CaseRespond(_CaseMutation):
     """Answer the customer; the first response stops the first-response clock."""
 
     class Arguments:
         case_id = graphene.ID(required=True)
         message = graphene.String(required=True)
-
-    class Meta:
-        output = CasePayload
-        permissions = SERVICE_DESK
 
     @classmethod
     def perform(cls, info, case_id, message):
@@ -102,16 +95,12 @@ class CaseRespond(BaseMutation):
         return _case_payload(info, case)
 
 
-class CaseAssign(BaseMutation):
+class CaseAssign(_CaseMutation):
     """Give a case to an ADMIN, ACCOUNT_MANAGER or SUPPORT_AGENT; staffUserId null takes it back."""
 
     class Arguments:
         case_id = graphene.ID(required=True)
         staff_user_id = graphene.ID()
-
-    class Meta:
-        output = CasePayload
-        permissions = SERVICE_DESK
 
     @classmethod
     def perform(cls, info, case_id, staff_user_id=None):
@@ -121,7 +110,7 @@ class CaseAssign(BaseMutation):
         return _case_payload(info, case)
 
 
-class CaseTransition(BaseMutation):
+class CaseTransition(_CaseMutation):
     """Move a case along RECEIVED -> DIAGNOSING -> SOLUTION_PROPOSED -> RESOLVED -> FOLLOWED_UP -> CLOSED;
     a RESOLVED case may be reopened to DIAGNOSING. Resolving goes through caseResolve."""
 
@@ -130,10 +119,6 @@ class CaseTransition(BaseMutation):
         to_status = CaseStatus(required=True)
         note = graphene.String()
 
-    class Meta:
-        output = CasePayload
-        permissions = SERVICE_DESK
-
     @classmethod
     def perform(cls, info, case_id, to_status, note=None):
         case = cases.transition(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
@@ -141,17 +126,13 @@ class CaseTransition(BaseMutation):
         return _case_payload(info, case)
 
 
-class CaseResolve(BaseMutation):
+class CaseResolve(_CaseMutation):
     """Resolve a case whose solution was proposed. A COMPLAINT needs its root cause; compensationPoints are
     credited to the customer's loyalty account exactly once, however often the call is repeated."""
 
     class Arguments:
         case_id = graphene.ID(required=True)
         input = CaseResolveInput(required=True)
-
-    class Meta:
-        output = CasePayload
-        permissions = SERVICE_DESK
 
     @classmethod
     def perform(cls, info, case_id, input):
@@ -170,7 +151,7 @@ class SurveyResponseSubmit(BaseMutation):
 
     class Meta:
         output = SurveyResponsePayload
-        permissions = (*SERVICE_DESK, Role.INTEGRATION, Role.PORTAL)
+        capability = Capability.SURVEYS_ANSWER
 
     @classmethod
     def perform(cls, info, input):
@@ -190,7 +171,7 @@ class SlaPolicyUpdate(BaseMutation):
 
     class Meta:
         output = SlaPolicyPayload
-        permissions = (Role.ADMIN,)
+        capability = Capability.SLA_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -201,11 +182,5 @@ class SlaPolicyUpdate(BaseMutation):
         return SlaPolicyPayload(sla_policy=policy, errors=[])
 
 
-class ServiceMutations(graphene.ObjectType):
-    case_open = CaseOpen.Field()
-    case_respond = CaseRespond.Field()
-    case_assign = CaseAssign.Field()
-    case_transition = CaseTransition.Field()
-    case_resolve = CaseResolve.Field()
-    survey_response_submit = SurveyResponseSubmit.Field()
-    sla_policy_update = SlaPolicyUpdate.Field()
+ServiceMutations = root_mutations("ServiceMutations", CaseOpen, CaseRespond, CaseAssign, CaseTransition,
+                                  CaseResolve, SurveyResponseSubmit, SlaPolicyUpdate)

@@ -6,25 +6,29 @@ from sqlalchemy import select
 
 from crm.api.connections import page_size
 from crm.api.ids import parse_id
-from crm.api.permissions import STAFF, PermissionField
+from crm.api.permissions import PermissionField
+from crm.auth.permissions import Capability
 from crm.errors import DomainError
 from journeys.maps.gql.queries import segment_filter
 from journeys.service import cases, metrics, models
 from journeys.service.gql.report_types import ServiceMetrics, ServiceMetricsFilter, SlaPolicy
-from journeys.service.gql.types import CASE_READERS, SERVICE_DESK, Case, CaseConnection, CaseStatus, SlaState, visible
+from journeys.service.gql.types import Case, CaseConnection, CaseStatus, SlaState, visible
 from journeys.settings import JourneySettings
 
 
 class ServiceQueries(graphene.ObjectType):
-    case = PermissionField(Case, id=graphene.ID(required=True), roles=CASE_READERS,
+    case = PermissionField(Case, id=graphene.ID(required=True), capability=Capability.CASES_READ,
                            description="A case; a PORTAL token sees only its own customer's cases.")
     cases = PermissionField(graphene.NonNull(CaseConnection), first=graphene.Int(), after=graphene.String(),
                             status=graphene.List(graphene.NonNull(CaseStatus)), sla_state=graphene.Argument(SlaState),
-                            roles=SERVICE_DESK, description="The case queue, newest first; slaState is the worse "
-                                                            "of the first-response and resolution clocks.")
-    service_metrics = PermissionField(graphene.NonNull(ServiceMetrics), filter=ServiceMetricsFilter(), roles=STAFF,
+                            capability=Capability.CASES_WORK,
+                            description="The case queue, newest first; slaState is the worse of the first-response "
+                                        "and resolution clocks.")
+    service_metrics = PermissionField(graphene.NonNull(ServiceMetrics), filter=ServiceMetricsFilter(),
+                                      capability=Capability.SERVICE_READ,
                                       description="Service quality against the playbook's targets.")
-    sla_policies = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(SlaPolicy))), roles=STAFF,
+    sla_policies = PermissionField(graphene.NonNull(graphene.List(graphene.NonNull(SlaPolicy))),
+                                   capability=Capability.SERVICE_READ,
                                    description="The SLA policy of each service tier.")
 
     @staticmethod

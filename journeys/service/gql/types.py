@@ -9,26 +9,24 @@ import graphene
 from graphene import relay
 
 from crm.api.access import access_customer, actor_for_viewer
-from crm.api.connections import connection_type
+from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel, ServiceTier
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
+from crm.api.permissions import PermissionField
 from crm.api.scalars import DateTime
+from crm.auth.permissions import Capability, has
 from crm.db import utcnow
 from crm.enums import Role
 from journeys.service import models
 from journeys.service.gql import loaders
-
-SERVICE_DESK = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.SUPPORT_AGENT)
-# Cases carry complaints and internal notes: the service desk reads them, and a portal its own.
-CASE_READERS = (*SERVICE_DESK, Role.PORTAL)
 
 
 def visible(info, obj, kind: str):
     """``obj`` if the viewer may see its customer (a portal token: only its own), registered for loaders."""
     if obj is None or access_customer(info.context, obj.customer_id) is None:
         return None
-    if kind == "case" and info.context.viewer.role not in CASE_READERS:
+    if kind == "case" and not has(info.context.viewer.role, Capability.CASES_READ):
         return None
     info.context.loaders.see(kind, [obj])
     return obj
@@ -36,7 +34,7 @@ def visible(info, obj, kind: str):
 
 def case_of(info, loader, case_id):
     """A related case, for roles that read cases; null for the others."""
-    if case_id is None or info.context.viewer.role not in CASE_READERS:
+    if case_id is None or not has(info.context.viewer.role, Capability.CASES_READ):
         return None
     return info.context.loaders.get(loader).load(case_id)
 
@@ -113,7 +111,7 @@ class Case(ModelNode, graphene.ObjectType):
     interactions = graphene.List(graphene.NonNull(lambda: _interaction_type()), required=True,
                                  description="Interactions linked to the case, oldest first.")
 
-    node_model, node_roles, node_of_customer, node_seen_as = models.Case, CASE_READERS, True, "case"
+    node_model, node_capability, node_of_customer, node_seen_as = models.Case, Capability.CASES_READ, True, "case"
 
     resolve_customer = resolve_by(loaders.CustomerOfCase, "customer_id")
 
@@ -185,3 +183,32 @@ def surveys_of(info, customer, first: int, after: str | None):
     get = info.context.loaders.get
     return page_with_count(info, get(loaders.SurveysByCustomer, first, after), get(loaders.SurveyCountByCustomer),
                             customer.id)
+
+
+class CustomerService:
+    """What the service process adds to Customer (attached by crm.api.schema, registered in journeys.init_app)."""
+
+    cases = PermissionField(graphene.NonNull(CaseConnection), first=graphene.Int(), after=graphene.String(),
+                            status=graphene.List(graphene.NonNull(CaseStatus)),
+                            capability=Capability.CASES_READ,
+                            description="Newest first.")
+    survey_responses = graphene.Field(graphene.NonNull(SurveyResponseConnection), first=graphene.Int(),
+                                      after=graphene.String())
+
+    @staticmethod
+    def resolve_cases(customer, info, first=None, after=None, status=None):
+        return cases_of(info, customer, page_size(info, first), after, status)
+
+    @staticmethod
+    def resolve_survey_responses(customer, info, first=None, after=None):
+        return surveys_of(info, customer, page_size(info, first), after)
+
+
+class LedgerEntryCase:
+    """A loyalty ledger entry's case (a compensation's), added by journeys: loyalty's types do not know cases."""
+
+    case = graphene.Field(Case)
+
+    @staticmethod
+    def resolve_case(entry, info):
+        return case_of(info, loaders.CaseOfEntry, entry.case_id)

@@ -116,8 +116,8 @@ def test_schedule_needs_steps_and_a_schedule_or_trigger_and_only_drafts_are_sche
         "kind": "STAGE_ENTERED", "stage": "NEW", "segmentId": None, "loyaltyTier": None, "days": None,
         "delaySeconds": 0}
     assert lifecycle(api, "campaignSchedule", campaign["id"])["campaign"]["status"] == "RUNNING"
-    assert [e["code"] for e in lifecycle(api, "campaignSchedule", campaign["id"])["errors"]] == ["INVALID_STATUS"]
-    assert [e["code"] for e in lifecycle(api, "campaignResume", campaign["id"])["errors"]] == ["INVALID_STATUS"]
+    assert [e["code"] for e in lifecycle(api, "campaignSchedule", campaign["id"])["errors"]] == ["INVALID_TRANSITION"]
+    assert [e["code"] for e in lifecycle(api, "campaignResume", campaign["id"])["errors"]] == ["INVALID_TRANSITION"]
     assert lifecycle(api, "campaignPause", campaign["id"])["campaign"]["status"] == "PAUSED"
     assert lifecycle(api, "campaignCancel", campaign["id"])["campaign"]["status"] == "CANCELLED"
     finished = api.data(UPDATE, {"id": campaign["id"], "input": {"name": "again"}}, as_="marketer")["campaignUpdate"]

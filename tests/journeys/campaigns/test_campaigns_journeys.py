@@ -264,7 +264,7 @@ def test_pause_holds_unsent_messages_resume_sends_them_and_cancel_withdraws(api,
     assert sorted(m.status.value for m in campaign_messages(app, campaign["id"])) == ["CANCELLED"] * 3 + ["SENT"] * 3
     assert {e.status.value for e in entries(app, campaign["id"])} == {"COMPLETED"}
     assert lifecycle(api, "campaignResume", campaign["id"])["errors"] == [
-        {"field": "id", "code": "INVALID_STATUS", "message": "Only a PAUSED campaign is resumed; this one is CANCELLED."}]
+        {"field": "id", "code": "INVALID_TRANSITION", "message": "Only a PAUSED campaign is resumed; this one is CANCELLED."}]
     assert len(people) == 3
 
 

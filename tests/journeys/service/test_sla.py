@@ -149,12 +149,12 @@ def _customer(session, email, tier=None):
     return person
 
 
-def _open(session, person, now):
+def _open(session, person, now, **settings):
     from crm.enums import Channel
     from journeys.service.cases import open_case
     from journeys.service.models import CaseKind
     return open_case(session, customer_id=person.id, kind=CaseKind.INQUIRY, channel=Channel.WEB, subject="Help",
-                     description=None, actor="sam", now=now)
+                     description=None, actor="sam", now=now, **settings)
 
 
 def test_update_sla_policy_applies_to_cases_opened_afterwards(ctx, app):
@@ -167,8 +167,10 @@ def test_update_sla_policy_applies_to_cases_opened_afterwards(ctx, app):
                                name=" Office hours ")
     assert (policy.name, policy.first_response_minutes, policy.resolution_minutes, policy.business_hours) == (
         "Office hours", 120, 600, WEEK)
-    app.config["JOURNEYS_SLA_AT_RISK_SHARE"] = 0.5
-    after = _open(ctx, ann, utc(2026, 10, 23, 14, 0))  # Friday 16:00 CEST, before the DST weekend
+    from journeys.settings import JourneySettings
+    app.config["JOURNEYS_SLA_AT_RISK_SHARE"] = 0.5  # the service takes it as its caller (the mutation) passes it
+    after = _open(ctx, ann, utc(2026, 10, 23, 14, 0),  # Friday 16:00 CEST, before the DST weekend
+                  settings=JourneySettings.from_config(app.config))
     assert (after.sla_policy, after.first_response_due_at, after.first_response_at_risk_at) == (
         "Office hours", utc(2026, 10, 26, 9, 0), utc(2026, 10, 23, 15, 0))
     # 600 minutes: 60 on Friday, 480 on Monday (CET), 60 on Tuesday; half of it is 60 Friday + 240 Monday.

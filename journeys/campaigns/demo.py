@@ -1,13 +1,17 @@
 """The demo's two running campaigns: a welcome journey and a win-back campaign.
 
-Composition code like crm/demo_journeys.py: it writes through the campaign services, as marketing would.
+Marketing writes and starts them through the campaign services when the demo is handed over (the
+story's present), after the care rule: from then on they act on what happens, not on the seeded
+history.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from crm.demo.registry import DemoRun
 from crm.enums import Role
+from journeys.campaigns import services
+from journeys.campaigns.models import Campaign
 
 WELCOME = {
     "name": "Welcome journey",
@@ -56,10 +60,9 @@ WIN_BACK = {
 }
 
 
-def seed_campaigns(session: Session, actor: str) -> None:
+def seed_campaigns(run: DemoRun) -> None:
     """Create and start both (once: skipped when they exist)."""
-    from journeys.campaigns import services
-    from journeys.campaigns.models import Campaign
+    session, actor = run.session, run.actor
     if session.scalar(select(Campaign.id).limit(1)) is not None:
         return
     for values in (WELCOME, WIN_BACK):

@@ -1,0 +1,27 @@
+"""The GraphQL side of a domain's error codes: its enum and the error type its mutation payloads list."""
+from __future__ import annotations
+
+import enum
+import functools
+
+import graphene
+
+
+@functools.cache
+def error_codes(codes: type[enum.Enum]) -> type[graphene.Enum]:
+    """The GraphQL enum of the Python enum ``codes`` (``<domain>/errors.py``): the same name, values and order,
+    with the members in ``codes.DEPRECATED`` (name -> reason) deprecated. One per Python enum (cached), as
+    a GraphQL schema holds one type of a name: journeys' JourneyError and BulkRowError share it."""
+    reasons = getattr(codes, "DEPRECATED", {})
+    # The enums have no descriptions; without the callable graphene would write "An enumeration." into the SDL.
+    return graphene.Enum.from_enum(codes, description=lambda member: None,
+                                   deprecation_reason=lambda member: reasons.get(member.name))
+
+
+def error_type(name: str, codes: type[enum.Enum], field_description: str | None = None) -> type[graphene.ObjectType]:
+    """The ``{field, message, code}`` type a domain's payloads list in ``errors``; ``code`` is ``codes``."""
+    return type(name, (graphene.ObjectType,), {
+        "field": graphene.String(description=field_description),
+        "message": graphene.String(required=True),
+        "code": graphene.Field(error_codes(codes), required=True),
+    })

@@ -1,0 +1,17 @@
+"""The error codes customer, order and email-change services raise:
+a DomainError takes one of these members."""
+from __future__ import annotations
+
+import enum
+
+
+class CustomerErrorCode(enum.StrEnum):
+    """Also the GraphQL enum CustomerErrorCode of the payloads' errors: its order is the SDL's."""
+
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
