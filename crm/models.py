@@ -2,7 +2,7 @@
 
 The other domains' models join them in crm.import_models(), where the app is composed: Alembic and the
 test suite need the whole schema."""
-from crm.auth.models import ApiToken, StaffUser  # noqa: F401
+from crm.auth.models import ApiToken, SignInFailure, StaffUser  # noqa: F401
 from crm.customers.models import (  # noqa: F401
     Consent,
     Customer,

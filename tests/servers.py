@@ -81,9 +81,9 @@ class CrmServer:
 
     def start(self) -> CrmServer:
         self.command("db", "upgrade")
-        log = open(self.log_path, "w")
-        self.process = subprocess.Popen([self.crm, "serve", "--port", str(self.port)], env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "w") as log:  # the child writes to its own copy of the descriptor
+            self.process = subprocess.Popen([self.crm, "serve", "--port", str(self.port)], env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while not self.healthy():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -6,16 +6,15 @@ import functools
 
 import graphene
 
+from crm.api.enums import enum_type
+
 
 @functools.cache
 def error_codes(codes: type[enum.Enum]) -> type[graphene.Enum]:
     """The GraphQL enum of the Python enum ``codes`` (``<domain>/errors.py``): the same name, values and order,
     with the members in ``codes.DEPRECATED`` (name -> reason) deprecated. One per Python enum (cached), as
     a GraphQL schema holds one type of a name: journeys' JourneyError and BulkRowError share it."""
-    reasons = getattr(codes, "DEPRECATED", {})
-    # The enums have no descriptions; without the callable graphene would write "An enumeration." into the SDL.
-    return graphene.Enum.from_enum(codes, description=lambda member: None,
-                                   deprecation_reason=lambda member: reasons.get(member.name))
+    return enum_type(codes, deprecated=getattr(codes, "DEPRECATED", None))
 
 
 def error_type(name: str, codes: type[enum.Enum], field_description: str | None = None) -> type[graphene.ObjectType]:

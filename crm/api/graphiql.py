@@ -98,6 +98,9 @@ tab only and goes to the API as <code>Authorization: Bearer &hellip;</code>.</p>
 window.__webpack_nonce__ = "{nonce}";
 (function () {{
   var KEY = "crm.graphiql.token";
+  // A first query that answers for every role (GraphiQL's own welcome text explains nothing of this API).
+  var STARTER = "# Who this token stands for. Ctrl-Enter runs it; the Docs panel lists every field.\\n" +
+    "{{\\n  viewer {{\\n    role\\n  }}\\n}}\\n";
   var form = document.getElementById("sign-in"), input = document.getElementById("token");
   var root = null;
   function askForToken(message) {{
@@ -120,7 +123,8 @@ window.__webpack_nonce__ = "{nonce}";
       }}
     }});
     root = ReactDOM.createRoot(document.getElementById("graphiql"));
-    root.render(React.createElement(GraphiQL, {{fetcher: fetcher, shouldPersistHeaders: false}}));
+    root.render(React.createElement(GraphiQL, {{fetcher: fetcher, shouldPersistHeaders: false,
+                                              defaultQuery: STARTER}}));
   }}
   form.addEventListener("submit", function (event) {{
     event.preventDefault();

@@ -7,6 +7,7 @@ from __future__ import annotations
 from graphene import relay
 from graphene.relay.node import NodeField as GrapheneNodeField
 
+from crm.api.access import access_customer
 from crm.api.ids import load_node, split_global_id
 from crm.api.permissions import describe, require
 from crm.auth.permissions import Capability, has
@@ -62,7 +63,6 @@ class ModelNode:
 
     @classmethod
     def get_node(cls, info, id):
-        from crm.api.access import access_customer
         if cls.node_capability is not None and not has(info.context.viewer.role, cls.node_capability):
             return None
         row = load_node(info.context.session, cls.node_model, id)

@@ -38,6 +38,16 @@ def bearer_viewer() -> Viewer | None:
     return authenticate(get_session(), token.strip())
 
 
+def request_viewer() -> Viewer | None:
+    """The viewer of this request's bearer token, authenticated once per request (the rate limiter asks too),
+    or None without a valid token. Kept in the request's environ, not on ``g``: an app context, and so ``g``,
+    can outlive one request (a test client inside ``app.app_context()``)."""
+    environ = request.environ
+    if "crm.viewer" not in environ:
+        environ["crm.viewer"] = bearer_viewer()
+    return environ["crm.viewer"]
+
+
 def format_error(error: GraphQLError, production: bool) -> dict:
     formatted = error.formatted
     original = error.original_error
@@ -111,7 +121,7 @@ def run_graphql(body: dict, viewer: Viewer):
 
 @bp.post("/graphql")
 def graphql_post():
-    viewer = bearer_viewer()
+    viewer = request_viewer()
     if viewer is None:
         return error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
     try:

@@ -1,5 +1,5 @@
-"""The error codes staff-user and token services raise (the CLI prints them; no payload carries them):
-a DomainError takes one of these members."""
+"""The error codes staff-user, token and sign-in services raise (AuthError in GraphQL, the CLI prints them): a
+DomainError takes one of these members."""
 from __future__ import annotations
 
 import enum
@@ -11,3 +11,5 @@ class AuthErrorCode(enum.StrEnum):
     NOT_FOUND = "NOT_FOUND"
     DUPLICATE = "DUPLICATE"
     FORBIDDEN = "FORBIDDEN"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"  # wrong email or password: one message for both
+    LOCKED = "LOCKED"  # too many failed sign-ins; the message says until when

@@ -27,6 +27,10 @@ class Capability(str, enum.Enum):
     ORDERS_WRITE = "orders.write"
     STAFF_READ = "staff.read"
     STAFF_SEARCH = "staff.search"
+    STAFF_SIGN_IN = "staff.sign_in"
+    PORTAL_SESSIONS_CREATE = "portal_sessions.create"
+    TOKENS_MANAGE = "tokens.manage"
+    TOKENS_REVOKE_OWN = "tokens.revoke_own"
     SEGMENTS_READ = "segments.read"
     SEGMENTS_PREVIEW = "segments.preview"
     SEGMENTS_WRITE = "segments.write"
@@ -81,6 +85,12 @@ TABLE: dict[Capability, tuple[tuple[Role, ...], str]] = {
     C.ORDERS_WRITE: ((ADMIN, ACCOUNT_MANAGER, INTEGRATION), "record, refund and cancel orders"),
     C.STAFF_READ: (STAFF, "read staff users"),
     C.STAFF_SEARCH: ((ADMIN, ACCOUNT_MANAGER), "list staff users by name"),
+    # The one operation accepted without a token: a request without one is asked for nothing else.
+    C.STAFF_SIGN_IN: (ANYONE, "sign a member of staff in with email and password (needs no token)"),
+    C.PORTAL_SESSIONS_CREATE: ((ADMIN, INTEGRATION), "exchange a customer reference for a short-lived PORTAL token "
+                                                     "(a portal's back end signing its customer in)"),
+    C.TOKENS_MANAGE: ((ADMIN,), "list, create and revoke API tokens and sessions"),
+    C.TOKENS_REVOKE_OWN: (ANYONE, "revoke its own token (sign out)"),
     C.SEGMENTS_READ: (STAFF, "read segments, a customer's segments and segment history, explain membership, "
                              "filter customers by segment"),
     C.SEGMENTS_PREVIEW: ((ADMIN, ACCOUNT_MANAGER, MARKETER), "preview a segment rule"),

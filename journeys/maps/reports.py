@@ -20,7 +20,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from crm.api.body import unstorable
 from crm.api.ids import parse_id
-from crm.api.view import UNAUTHENTICATED_MESSAGE, bearer_viewer, error_body
+from crm.api.view import UNAUTHENTICATED_MESSAGE, error_body, request_viewer
 from crm.sessions import get_session
 from crm.auth.permissions import Capability, has, roles_for
 from crm.enums import Channel, LifecycleStage, ServiceTier
@@ -56,7 +56,7 @@ def journey_map_svg(key: str):
 
 def _load(key: str):
     """(report, None) or (None, the error response): 401, 403, 400, 404 in that order."""
-    viewer = bearer_viewer()
+    viewer = request_viewer()
     if viewer is None:
         return None, error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
     if not has(viewer.role, Capability.MAPS_ANALYTICS):

@@ -234,6 +234,12 @@ def test_graphiql_asks_for_a_token_before_it_loads_the_schema(client):
     assert "defaultHeaders" not in html and "<paste" not in html
 
 
+def test_graphiql_opens_on_a_query_every_role_may_run(client):
+    html = client.get("/graphql").get_data(as_text=True)
+    assert '"{\\n  viewer {\\n    role\\n  }\\n}\\n"' in html
+    assert "defaultQuery: STARTER" in html
+
+
 @pytest.mark.parametrize("path", ["/graphiql/other-version/graphiql.min.js", "/graphiql/{v}/LICENSE.react",
                                   "/graphiql/{v}/README.md", "/graphiql/{v}/..%2Fgraphiql.py"])
 def test_only_the_listed_assets_are_served(client, path):

@@ -4,8 +4,11 @@ import graphene
 from graphene import relay
 
 from crm.api.enums import Role
+from crm.api.errors import error_type
+from crm.api.scalars import DateTime
 from crm.api.loaders import Loader
 from crm.api.node import ModelNode
+from crm.auth.errors import AuthErrorCode
 from crm.auth.models import StaffUser as StaffUserModel
 from crm.auth.permissions import Capability
 from sqlalchemy import select
@@ -61,3 +64,17 @@ class Viewer(graphene.ObjectType):
         from crm.api.access import see_customers
         from crm.customers.selectors import get_customer
         return see_customers(info, get_customer(info.context.session, viewer.customer_id))
+
+
+AuthError = error_type("AuthError", AuthErrorCode)
+
+
+class SessionPayload(graphene.ObjectType):
+    class Meta:
+        description = ("A signed-in session: staffSignIn's and portalSessionCreate's answer. The token is shown here "
+                       "once and never again.")
+
+    token = graphene.String(description="The bearer token, shown once.")
+    expires_at = DateTime()
+    viewer = graphene.Field(Viewer, description="Who the token stands for.")
+    errors = graphene.List(graphene.NonNull(AuthError), required=True)
