@@ -42,21 +42,23 @@ def create_app(config: dict | None = None) -> Flask:
 
     import journeys
     import loyalty
-    from crm import messages, segments
+    from crm import auth, messages, segments
     from journeys import campaigns
+    auth.init_app(app)
     segments.init_app(app)
     messages.init_app(app)
     journeys.init_app(app)
     campaigns.init_app(app)
     loyalty.init_app(app)
 
-    from crm.api import browser, graphiql
+    from crm.api import browser, graphiql, rate_limits
     from crm.api.schema import build_schema
     from crm.api.view import bp
     app.extensions["crm.schema"] = build_schema()
     app.register_blueprint(bp)
     app.register_blueprint(graphiql.bp)
     browser.init_app(app)
+    rate_limits.init_app(app)
 
     from crm.cli import register_commands
     register_commands(app)

@@ -1,4 +1,4 @@
-"""The `crm` command: serve, worker, db, graphql, staff, tokens, customers, demo."""
+"""The `crm` command: serve, worker, db, graphql, staff, tokens (crm/auth/cli.py), customers, demo."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from crm.api.operations_cli import operations_group
 from crm.enums import Role
 
 
@@ -25,6 +26,9 @@ def _app_factory():
 @click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, add_version_option=False)
 def main():
     """CRM customer-journey platform."""
+
+
+main.add_command(operations_group)  # needs no app: it writes the manifest the app may require to start
 
 
 def _fail(exc) -> None:
@@ -140,50 +144,30 @@ def staff_create(name, email, role):
     click.echo(f"created staff user {staff.email} ({staff.role.value}) id {staff.id}")
 
 
-@click.group("tokens")
-def tokens_group():
-    """API tokens."""
-
-
-@tokens_group.command("create")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role], case_sensitive=False))
-@click.option("--staff", "staff_email", help="Email of the staff user the token belongs to.")
-@click.option("--customer", "customer", help="Customer id (global or raw) a PORTAL token is bound to.")
-@click.option("--label", help="What the token is for, e.g. 'shop integration'.")
+@staff_group.command("set-password")
+@click.argument("email")
 @with_appcontext
-def tokens_create(role, staff_email, customer, label):
-    """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
-    from crm.api.ids import parse_id
-    from crm.auth.services import create_token
+def staff_set_password(email):
+    """Set a staff user's password (12 to 1024 characters) for staffSignIn: typed twice at a hidden prompt on a
+    terminal, else the first line of standard input; never an argument, which would stay in the shell's history
+    and the process list. The staff user's signed-in sessions are revoked."""
+    from crm.auth.sign_in import MAX_PASSWORD_LENGTH, set_staff_password
     from crm.sessions import get_session
     from crm.errors import DomainError
+    stdin = sys.stdin  # the runner's input under click.testing
+    if stdin.isatty():
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        line = stdin.readline(MAX_PASSWORD_LENGTH + 2)
+        if not line.strip("\r\n"):
+            raise click.ClickException("REQUIRED (password): no password on standard input (one line).")
+        password = line.rstrip("\r\n")
     try:
-        customer_id = parse_id(customer, "Customer", "customer") if customer else None
-        row, token = create_token(get_session(), role=Role(role.upper()), staff_email=staff_email,
-                                  customer_id=customer_id, label=label)
+        staff, revoked = set_staff_password(get_session(), email=email, password=password)
     except DomainError as exc:
         _fail(exc)
-    click.echo(f"{row.role.value} token created (id {row.id}); it will not be shown again:", err=False)
-    click.echo(token)
-
-
-@tokens_group.command("revoke")
-@click.argument("token_id")
-@with_appcontext
-def tokens_revoke(token_id):
-    """Revoke a token by its id (printed when it was created); it stops working at once."""
-    import uuid as uuid_lib
-
-    from crm.auth.services import revoke_token
-    from crm.sessions import get_session
-    from crm.errors import DomainError
-    try:
-        row = revoke_token(get_session(), token_id=uuid_lib.UUID(token_id.strip()))
-    except ValueError:
-        raise click.ClickException(f"INVALID (tokenId): {token_id!r} is not a token id.") from None
-    except DomainError as exc:
-        _fail(exc)
-    click.echo(f"token {row.id} ({row.role.value}) revoked at {row.revoked_at.isoformat()}")
+    sessions = "1 signed-in session" if revoked == 1 else f"{revoked} signed-in sessions"
+    click.echo(f"password set for {staff.email}; {sessions} revoked")
 
 
 @click.group("permissions")
@@ -226,18 +210,19 @@ def refresh_rfm():
 @click.option("--customers", "count", default=300, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Seed and print the token, then exit.")
+@click.option("--no-serve", is_flag=True, help="Seed, print the samples and tokens, then exit.")
 @with_appcontext
 def demo(count, host, port, no_serve):
-    """Upgrade the database, seed a realistic demo data set, print an admin token, serve."""
-    from crm.demo import seed
+    """Upgrade the database, seed a realistic demo data set, print sample customers, sign-in examples and an
+    admin token (alone on the last line), serve."""
+    from crm.demo import seed, welcome
     from crm.migrate import upgrade
     from crm.sessions import get_session
     app = current_app._get_current_object()
     upgrade(app.config["DATABASE_URL"])
     token = seed(get_session(), count, config=app.config)
-    click.echo("\nAdmin token (send as `Authorization: Bearer <token>`):")
-    click.echo(token)
+    for line in welcome.lines(welcome.prepare(get_session()), url=f"http://{host}:{port}/graphql", admin_token=token):
+        click.echo(line)
     sys.stdout.flush()
     if not no_serve:
         serve_app(app, host, port)
@@ -245,6 +230,7 @@ def demo(count, host, port, no_serve):
 
 def register_commands(app) -> None:
     """Attach every command to ``app.cli``; the `crm` script (a FlaskGroup) serves them from there."""
+    from crm.auth.cli import tokens_group
     for command in (serve_command, worker_command, db_group, graphql_group, staff_group, tokens_group,
                     permissions_group, customers_group, demo):
         app.cli.add_command(command)

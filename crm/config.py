@@ -58,7 +58,34 @@ DEFAULTS: dict[str, object] = {
     "GRAPHQL_MAX_FIELDS": 500,
     "GRAPHQL_MAX_FRAGMENT_DEPTH": 50,
     "GRAPHQL_MAX_TOKENS": 20000,
+    # Query cost (crm/api/validation.py): 1 per field, a connection multiplying what is under it by its page
+    # size. The example operations cost at most 2,603 at the largest page (customer_cases, first 100),
+    # GraphiQL's introspection query 229, a rich staff list of 100 customers with their orders, cases and
+    # interactions 11,501; two nested connections of 100 cost 30,301, three of the default 20 about 25,000,
+    # three of 100 3,030,301. GRAPHQL_REPORT_COST adds `extensions.cost` to every answer (front-end work).
+    "GRAPHQL_MAX_COST": 20000,
+    "GRAPHQL_REPORT_COST": False,
+    # Trusted documents (crm/api/trusted_documents.py): "off" runs any document, "portal" lets PORTAL tokens
+    # run only the manifest's, "all" every token. The manifest maps sha256 to document text (None: the
+    # repository's graphql/operations/manifest.json, written by `crm operations manifest`).
+    "TRUSTED_DOCUMENTS": "off",
+    "TRUSTED_DOCUMENTS_MANIFEST": None,
     "MAX_BODY_BYTES": 1024 * 1024,
+    # Rate limits (crm/api/rate_limits.py, docs/protection.md): per token, by role (a JSON object of role to
+    # limit; roles left out keep their default), and per client address for requests without a valid token.
+    # Counted in CRM_RATE_LIMIT_STORAGE_URL, else CRM_REDIS_URL, else this process's memory.
+    "RATE_LIMITS_ENABLED": True,
+    "RATE_LIMITS": {"ADMIN": "600/minute", "ACCOUNT_MANAGER": "600/minute", "SUPPORT_AGENT": "600/minute",
+                    "MARKETER": "600/minute", "PORTAL": "120/minute", "INTEGRATION": "1200/minute"},
+    "RATE_LIMIT_SIGN_IN": "10/minute",
+    "RATE_LIMIT_STORAGE_URL": None,
+    # Proxies in front of the app that append the client's address to X-Forwarded-For; 0 trusts none.
+    "TRUSTED_PROXIES": 0,
+    # Staff sign-in (crm/auth/sign_in.py): how long a staffSignIn session lasts (seconds), and the lockout: this
+    # many failed sign-ins for one email within the window (seconds) answer LOCKED until the window has passed.
+    "STAFF_SESSION_TTL": 8 * 3600,
+    "SIGN_IN_MAX_FAILURES": 5,
+    "SIGN_IN_FAILURE_WINDOW": 15 * 60,
     # A PORTAL's change of email is confirmed by the new address (crm/customers/email_change.py): the
     # link in the message ({token}), how long it works (seconds), and how many changes a customer may
     # ask for per day.

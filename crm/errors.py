@@ -14,6 +14,22 @@ class ErrorCode(enum.StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+def domain_codes(name: str, own: str, module: str, *, duplicate: bool = False,
+                 deprecated: dict[str, str] | None = None) -> type[enum.StrEnum]:
+    """A domain's error-code enum (``<domain>/errors.py``), also its GraphQL enum, in this order: the generic
+    codes of ErrorCode, with DUPLICATE before FORBIDDEN where the domain has unique keys (``duplicate``), then
+    ``own`` (space-separated). ``deprecated`` (name -> what to use instead) names members kept for the clients
+    that match on them and never raised; the GraphQL enum deprecates them. ``module`` is the caller's
+    ``__name__``, as in crm.enums.named_enum."""
+    generic = [code.value for code in ErrorCode]
+    if duplicate:
+        generic.insert(generic.index(ErrorCode.FORBIDDEN), "DUPLICATE")
+    codes = enum.StrEnum(name, [(code, code) for code in generic + own.split()], module=module, qualname=name)
+    if deprecated:
+        codes.DEPRECATED = deprecated
+    return codes
+
+
 class DomainError(Exception):
     """A failure the caller can act on. ``code`` is a member of the domain's error-code enum
     (``<domain>/errors.py``), a StrEnum: its value is the GraphQL enum value the payload carries."""

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("high", "default", "messages", "segments", "maintenance")
 JOB_TIMEOUT = 600
+# RQ's own loggers (rq.worker, rq.scheduler) in the embedded worker: its per-round chatter off, a failing job's
+# warning and traceback kept.
+EMBEDDED_LOG_LEVEL = "WARNING"
 
 # (name, dotted job path, config key of its interval in seconds). Domains append at composition.
 PERIODIC_JOBS: list[tuple[str, str, str]] = [
@@ -262,14 +265,17 @@ def work_once(app: Flask) -> None:
     with app.app_context():
         run_round_jobs(app)
     connection = get_redis(app)
-    scheduler = RQScheduler(QUEUE_NAMES, connection=connection, serializer=JSONSerializer)
+    # A scheduler made here each round takes its locks anew and would log "Acquired scheduler lock" for every
+    # queue every second at INFO (most of the demo's log); its warnings and errors still show.
+    scheduler = RQScheduler(QUEUE_NAMES, connection=connection, serializer=JSONSerializer,
+                            logging_level=EMBEDDED_LOG_LEVEL)
     # enqueue_scheduled_jobs only looks at the registries of queues whose scheduler lock is held.
     scheduler.acquire_locks()
     try:
         scheduler.enqueue_scheduled_jobs()
     finally:
         scheduler.release_locks()
-    make_worker(app, embedded=True).work(burst=True, logging_level="WARNING")
+    make_worker(app, embedded=True).work(burst=True, logging_level=EMBEDDED_LOG_LEVEL)
 
 
 def start_embedded_worker(app: Flask, poll_seconds: float = 1.0) -> threading.Event:

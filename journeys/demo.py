@@ -21,6 +21,7 @@ from journeys.interactions.demo import load_customers, seed_interactions
 from journeys.maps.demo import seed_touchpoints
 from journeys.service.demo import seed_cases, seed_surveys
 from journeys.service.models import Case, SurveyResponse
+from journeys.settings import JourneySettings
 
 
 def seed_journeys(run: DemoRun) -> None:
@@ -32,6 +33,7 @@ def seed_journeys(run: DemoRun) -> None:
     with_surveys = set(session.scalars(select(SurveyResponse.customer_id).distinct()))
     seed_interactions(session, customers, now)
     with story_clock() as story:
-        resolved = seed_cases(session, story, customers, now, run.notes["agents"]) if not with_cases else []
+        resolved = seed_cases(session, story, customers, now, run.notes["agents"],
+                              JourneySettings.from_config(run.config)) if not with_cases else []
         seed_surveys(session, story, [c for c in customers if c.id not in with_surveys],
                      [r for r in resolved if r[0].id not in with_surveys], now)

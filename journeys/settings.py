@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm.settings import FromConfig
+
 DEFAULTS = {
     "JOURNEYS_TARGET_FIRST_RESPONSE_MINUTES": 5,   # average first response at most
     "JOURNEYS_TARGET_FCR_RATE": 0.85,              # first-contact resolution at least
@@ -21,7 +23,9 @@ DEFAULTS = {
 
 
 @dataclass(frozen=True)
-class JourneySettings:
+class JourneySettings(FromConfig):
+    prefix = "JOURNEYS_"
+
     target_first_response_minutes: float = 5
     target_fcr_rate: float = 0.85
     target_csat: float = 4.5
@@ -29,15 +33,3 @@ class JourneySettings:
     target_sla_rate: float = 0.95
     sla_at_risk_share: float = 0.8
     bulk_max_rows: int = 1000
-
-    @classmethod
-    def from_config(cls, config) -> "JourneySettings":
-        return cls(
-            target_first_response_minutes=float(config["JOURNEYS_TARGET_FIRST_RESPONSE_MINUTES"]),
-            target_fcr_rate=float(config["JOURNEYS_TARGET_FCR_RATE"]),
-            target_csat=float(config["JOURNEYS_TARGET_CSAT"]),
-            target_nps=float(config["JOURNEYS_TARGET_NPS"]),
-            target_sla_rate=float(config["JOURNEYS_TARGET_SLA_RATE"]),
-            sla_at_risk_share=float(config["JOURNEYS_SLA_AT_RISK_SHARE"]),
-            bulk_max_rows=int(config["JOURNEYS_BULK_MAX_ROWS"]),
-        )

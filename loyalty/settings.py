@@ -1,9 +1,10 @@
 """Loyalty settings: CRM_LOYALTY_* environment variables, defaults here."""
 from __future__ import annotations
 
-from collections import ChainMap
 from dataclasses import dataclass
 from decimal import Decimal
+
+from crm.settings import FromConfig
 
 DEFAULTS = {
     "LOYALTY_POINTS_PER_UNIT": "1",          # points per 1.00 of the base currency, before the tier multiplier
@@ -17,22 +18,15 @@ DEFAULTS = {
 
 
 @dataclass(frozen=True)
-class LoyaltySettings:
+class LoyaltySettings(FromConfig):
+    # A config without loyalty's keys (crm.config.DEFAULTS, the default of the customer services whose
+    # hooks pass theirs on) has loyalty's defaults; an app's has them all (loyalty.init_app).
+    prefix = "LOYALTY_"
+    defaults = DEFAULTS
+    keys = {"warning_days": "LOYALTY_EXPIRY_WARNING_DAYS"}
+
     points_per_unit: Decimal = Decimal(1)
     expiry_days: int = 365
     warning_days: int = 30
     qualifying_window_days: int = 365
     downgrade_grace_days: int = 30
-
-    @classmethod
-    def from_config(cls, config) -> "LoyaltySettings":
-        # A config without loyalty's keys (crm.config.DEFAULTS, the default of the customer services whose
-        # hooks pass theirs on) has loyalty's defaults; an app's has them all (loyalty.init_app).
-        config = ChainMap(config, DEFAULTS)
-        return cls(
-            points_per_unit=Decimal(str(config["LOYALTY_POINTS_PER_UNIT"])),
-            expiry_days=int(config["LOYALTY_EXPIRY_DAYS"]),
-            warning_days=int(config["LOYALTY_EXPIRY_WARNING_DAYS"]),
-            qualifying_window_days=int(config["LOYALTY_QUALIFYING_WINDOW_DAYS"]),
-            downgrade_grace_days=int(config["LOYALTY_DOWNGRADE_GRACE_DAYS"]),
-        )

@@ -65,6 +65,8 @@ class CrmServer:
                     if not key.startswith("CRM_") or key == "CRM_CLOCK_SHIFT"}
         self.env.update({"CRM_INSTANCE_PATH": str(self.directory / "instance"),
                          "CRM_DATABASE_URL": f"sqlite:///{self.directory / 'crm.sqlite'}",
+                         # Tests sign in and post faster than anyone would: limits only where a test asks.
+                         "CRM_RATE_LIMITS_ENABLED": "false",
                          **{f"CRM_{key}": str(value) for key, value in config.items()}})
         self.log_path = self.directory / "server.log"
         self.process: subprocess.Popen | None = None

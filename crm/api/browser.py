@@ -19,8 +19,9 @@ CORS_RESOURCES = (r"/graphql", r"/reports/.*")
 CORS_OPTIONS = {
     "methods": ["GET", "POST", "OPTIONS"],
     "allow_headers": ["Authorization", "Content-Type"],
-    # A CSV export's file name, and the challenge of a refused token, readable by the calling page.
-    "expose_headers": ["Content-Disposition", "WWW-Authenticate"],
+    # A CSV export's file name, the challenge of a refused token and the rate limit, readable by the calling page.
+    "expose_headers": ["Content-Disposition", "WWW-Authenticate", "RateLimit-Limit", "RateLimit-Remaining",
+                       "RateLimit-Reset", "Retry-After"],
     "max_age": CORS_MAX_AGE,
     "supports_credentials": False,
     "always_send": False,  # flask-cors would otherwise list every allowed origin to requests without an Origin

@@ -129,6 +129,15 @@ def mutation_family(name: str, payload: type[graphene.ObjectType], capability: C
                                         "Meta": type("Meta", (), {"abstract": True})})
 
 
+def family_member(name: str, family: type[BaseMutation], doc: str, perform, arguments: dict,
+                  **attributes) -> type[BaseMutation]:
+    """A member of a ``mutation_family`` that differs from the others only in what it calls, in one statement:
+    its GraphQL ``arguments`` (name -> graphene argument), ``perform(cls, info, **arguments)`` and class
+    ``attributes`` (``capability``, ``errors_name_the_input_argument``)."""
+    return type(name, (family,), {"__doc__": doc, "Arguments": type("Arguments", (), arguments),
+                                  "perform": classmethod(perform), **attributes})
+
+
 def root_mutations(name: str, *mutations: type[BaseMutation]) -> type[graphene.ObjectType]:
     """A domain's root mutation fields, each named after its class: CustomerCreate is customerCreate."""
     return type(name, (graphene.ObjectType,),

@@ -51,11 +51,16 @@ class ModelNode:
     - ``visible_node``: what else the type checks;
     - ``node_seen_as``: the loaders' kind the row is registered as, for what is loaded about it later.
 
-    List it before ``graphene.ObjectType`` among the bases, since ObjectType's own ``is_type_of`` is None."""
+    List it before ``graphene.ObjectType`` among the bases, since ObjectType's own ``is_type_of`` is None.
+    Such a type implements ``Node`` (``get_node`` is what ``node(id:)`` calls) without its Meta saying so."""
     node_model: type
     node_capability: Capability | None = None
     node_of_customer = False
     node_seen_as: str | None = None
+
+    def __init_subclass__(cls, **options):
+        options.setdefault("interfaces", (relay.Node,))  # a Meta's own interfaces still win (graphene merges)
+        super().__init_subclass__(**options)
 
     @classmethod
     def is_type_of(cls, root, info):

@@ -6,6 +6,8 @@ import graphene
 from crm.api.extensions import attach_fields
 from crm.api.node import NodeField
 from crm.auth.gql.queries import AuthQueries
+from crm.auth.gql.sign_in import StaffSignInMutations
+from crm.auth.gql.tokens import TokenMutations, TokenQueries
 from crm.customers.gql.mutations import CustomerMutations
 from crm.customers.gql.queries import CustomerQueries
 from crm.customers.gql.types import Customer
@@ -29,13 +31,13 @@ from crm.segments.gql.queries import SegmentQueries
 
 
 class Query(CustomerQueries, SegmentQueries, JourneyQueries, LoyaltyQueries, MessageQueries, CampaignQueries,
-            AuthQueries, graphene.ObjectType):
+            AuthQueries, TokenQueries, graphene.ObjectType):
     node = NodeField(capability=Capability.NODES_READ, description="Any object by its global id.",
                      note="Objects the token may not see resolve to null.")
 
 
 class Mutation(CustomerMutations, SegmentMutations, JourneyMutations, LoyaltyMutations, MessageMutations,
-               CampaignMutations, graphene.ObjectType):
+               CampaignMutations, StaffSignInMutations, TokenMutations, graphene.ObjectType):
     pass
 
 

@@ -1,19 +1,21 @@
-"""Query protection: size, depth, aliases, fragments, text, introspection and suggestions.
+"""Query protection: size, depth, aliases, fragments, cost, text, introspection and suggestions.
 
 ``limit_errors`` measures a document before graphql-core validates it: graphql-core gives up on
 documents that are too large or nest fragments too deeply for its recursion ("Validation
-aborted."), and the client should learn which limit the document broke instead.
+aborted."), and the client should learn which limit the document broke instead. ``cost_errors`` measures
+after validation: the cost needs the schema (which fields are connections) and the request's variables.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from graphql import GraphQLError, ValidationRule, specified_rules
+from graphql import GraphQLError, ValidationRule, get_named_type, specified_rules
 from graphql.language import (
-    SKIP, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, OperationDefinitionNode,
-    SelectionSetNode,
+    SKIP, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, IntValueNode,
+    OperationDefinitionNode, SelectionSetNode, VariableNode,
 )
+from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from crm.api.body import unstorable
@@ -68,26 +70,37 @@ def _shape(selection_set: SelectionSetNode, fragments: dict[str, Shape]) -> Shap
     return Shape(depth, aliases, fragment_depth)
 
 
-def fragment_shapes(definitions: dict[str, FragmentDefinitionNode]) -> dict[str, Shape]:
-    """The shape of every fragment, each measured once after those it spreads (a "fragment bomb", each
-    spreading the next twice, costs linear time), walked without recursion (a chain of 500 fragments)."""
-    shapes: dict[str, Shape] = {}
+def fragment_order(definitions: dict[str, FragmentDefinitionNode]) -> list[str]:
+    """Every fragment's name, each after those it spreads, so that measuring them in this order measures each
+    once (a "fragment bomb", each spreading the next twice, costs linear time); walked without recursion (a
+    chain of 500 fragments). A spread closing a cycle is left out of the order of its spreader."""
+    order: list[str] = []
+    done: set[str] = set()
     spreads = {name: _spreads(d.selection_set) for name, d in definitions.items()}
     for root in definitions:
-        if root in shapes:
+        if root in done:
             continue
         path, on_path = [(root, iter(spreads[root]))], {root}
         while path:
             name, pending = path[-1]
             for child in pending:
-                if child in definitions and child not in shapes and child not in on_path:
+                if child in definitions and child not in done and child not in on_path:
                     path.append((child, iter(spreads[child])))
                     on_path.add(child)
                     break
             else:
                 path.pop()
                 on_path.discard(name)
-                shapes[name] = _shape(definitions[name].selection_set, shapes)
+                done.add(name)
+                order.append(name)
+    return order
+
+
+def fragment_shapes(definitions: dict[str, FragmentDefinitionNode]) -> dict[str, Shape]:
+    """The shape of every fragment, each measured once (``fragment_order``)."""
+    shapes: dict[str, Shape] = {}
+    for name in fragment_order(definitions):
+        shapes[name] = _shape(definitions[name].selection_set, shapes)
     return shapes
 
 
@@ -129,6 +142,107 @@ def limit_errors(document, config) -> list[GraphQLError]:
             errors.append(GraphQLError(f"Alias limit: this query uses more than {max_aliases} aliases.",
                                        operation, extensions={"code": "ALIAS_LIMIT"}))
     return errors
+
+
+class _Cost:
+    """What one operation costs: every field selected costs 1; a connection (a field with a ``first`` argument,
+    or whose type is a ``...Connection`` with ``edges``) multiplies the cost of its selection by the page it
+    asks for: ``first`` as written, or the variable's value in the request, or the variable's default, else
+    GRAPHQL_DEFAULT_PAGE_SIZE, kept within 1..GRAPHQL_MAX_PAGE_SIZE (the resolver serves no more, and refuses
+    what is outside). Introspection fields cost 1 each like any field and multiply nothing. Every field
+    written counts, also one written twice, both sides of @skip/@include and inline fragments on types that
+    exclude each other: an upper bound, known before anything runs."""
+
+    def __init__(self, schema, operation: OperationDefinitionNode, variables: dict, config):
+        self.schema = schema
+        self.variables = variables
+        self.defaults = {d.variable.name.value: d.default_value for d in operation.variable_definitions or ()}
+        self.maximum = int(config["GRAPHQL_MAX_PAGE_SIZE"])
+        self.default = min(int(config["GRAPHQL_DEFAULT_PAGE_SIZE"]), self.maximum)
+        self.fragments: dict[str, int] = {}
+
+    def field(self, parent, name: str):
+        if name == "__typename":
+            return TypeNameMetaFieldDef
+        if name == "__schema":
+            return SchemaMetaFieldDef
+        if name == "__type":
+            return TypeMetaFieldDef
+        return getattr(parent, "fields", {}).get(name)
+
+    def first(self, node: FieldNode) -> int:
+        value = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
+        if isinstance(value, VariableNode):
+            name = value.name.value
+            value = self.variables[name] if name in self.variables else self.defaults.get(name)
+        if isinstance(value, IntValueNode):
+            value = int(value.value)
+        if not isinstance(value, int) or isinstance(value, bool):  # absent, null: the default page
+            return self.default
+        return min(max(value, 1), self.maximum)
+
+    def multiplier(self, node: FieldNode, definition, named) -> int:
+        connection = "first" in definition.args or (
+            named.name.endswith("Connection") and "edges" in getattr(named, "fields", {}))
+        return self.first(node) if connection else 1
+
+    def selection_set(self, selection_set: SelectionSetNode, parent, spread: set[str] | None = None) -> int:
+        """Recursion here follows the document's own nesting, which the parser bounds; spreads are looked up.
+        A fragment spread again in one selection set (inline fragments included) counts once: execution
+        collects it once."""
+        cost, spread = 0, set() if spread is None else spread
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                definition = self.field(parent, selection.name.value)
+                cost += 1
+                if selection.selection_set is not None and definition is not None:
+                    named = get_named_type(definition.type)
+                    cost += self.multiplier(selection, definition, named) * self.selection_set(
+                        selection.selection_set, named)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                cost += self.selection_set(selection.selection_set,
+                                           self.schema.get_type(condition.name.value) if condition else parent, spread)
+            elif selection.name.value not in spread:
+                spread.add(selection.name.value)
+                cost += self.fragments.get(selection.name.value, 0)
+        return cost
+
+
+def selected_operation(document, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request runs, as graphql-core's execute picks it; None when it cannot pick one (it
+    then answers with the error)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name is not None and o.name.value == operation_name), None)
+
+
+def query_cost(schema, document, variables: dict, operation_name: str | None, config) -> int | None:
+    """The cost of the operation a request runs (``_Cost``), for a document valid against ``schema``; each
+    fragment measured once, in ``fragment_order``. None when no operation would run."""
+    operation = selected_operation(document, operation_name)
+    if operation is None:
+        return None
+    measure = _Cost(schema, operation, variables, config)
+    definitions = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    for name in fragment_order(definitions):
+        fragment = definitions[name]
+        measure.fragments[name] = measure.selection_set(fragment.selection_set,
+                                                        schema.get_type(fragment.type_condition.name.value))
+    return measure.selection_set(operation.selection_set, schema.get_root_type(operation.operation))
+
+
+def cost_errors(schema, document, variables: dict, operation_name: str | None, config) -> tuple[int | None, list]:
+    """(the cost, [the COST_LIMIT error] or []): measured after validation, with the request's variables,
+    since a connection's page is often a variable."""
+    cost = query_cost(schema, document, variables, operation_name, config)
+    limit = int(config["GRAPHQL_MAX_COST"])
+    if cost is None or cost <= limit:
+        return cost, []
+    operation = selected_operation(document, operation_name)
+    return cost, [GraphQLError(f"Cost limit: this query costs {cost}; at most {limit} are allowed.", operation,
+                               extensions={"code": "COST_LIMIT", "cost": cost, "limit": limit})]
 
 
 def limits_rule(config):

@@ -13,14 +13,19 @@ from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntit
 from crm.api.arguments import refuse_invalid_arguments
 from crm.api.body import BodyRefused, parse_body
 from crm.api.context import RequestContext
-from crm.api.validation import limit_errors, strip_suggestion, validation_rules
-from crm.auth.services import Viewer, authenticate
+from crm.api.tokenless import tokenless_viewer
+from crm.api.trusted_documents import DocumentRefused, check_trusted, request_query
+from crm.api.trusted_documents import init_app as init_trusted_documents
+from crm.api.validation import cost_errors, limit_errors, strip_suggestion, validation_rules
+from crm.auth.services import TokenRefused, Viewer, authenticate
 from crm.sessions import get_session
 from crm.errors import DomainError
 from crm.queue import get_redis
 
 log = logging.getLogger(__name__)
 bp = Blueprint("graphql", __name__)
+# The manifest is loaded (and the mode checked) once, as the app registers the view: a missing one stops the start.
+bp.record_once(lambda state: init_trusted_documents(state.app))
 
 
 UNAUTHENTICATED_MESSAGE = "Authentication required: send `Authorization: Bearer <token>` with a valid token."
@@ -31,11 +36,31 @@ def error_body(message: str, code: str, status: int):
 
 
 def bearer_viewer() -> Viewer | None:
+    """The viewer of the request's bearer token, or None; why a token was refused is kept for the 401
+    (``unauthenticated_response``)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return authenticate(get_session(), token.strip())
+    try:
+        return authenticate(get_session(), token.strip())
+    except TokenRefused as refused:
+        request.environ["crm.token_refused"] = refused
+        return None
+
+
+def unauthenticated_response():
+    """The 401 of a request without a valid token: TOKEN_EXPIRED for an expired one, else UNAUTHENTICATED, with
+    the RFC 6750 challenge (``error="invalid_token"`` when a token was sent and refused)."""
+    refused = request.environ.get("crm.token_refused")
+    if refused is None:
+        body, status = error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
+        challenge = "Bearer"
+    else:
+        body, status = error_body(refused.message, refused.code, 401)
+        challenge = 'Bearer error="invalid_token"'
+    body.headers["WWW-Authenticate"] = challenge
+    return body, status
 
 
 def request_viewer() -> Viewer | None:
@@ -96,7 +121,11 @@ def run_graphql(body: dict, viewer: Viewer):
     app = current_app
     config = app.config
     schema = app.extensions["crm.schema"].graphql_schema
-    query = body.get("query")
+    manifest = app.extensions["crm.trusted_documents"]
+    try:
+        query = request_query(body, manifest)
+    except DocumentRefused as refused:
+        return {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]}, refused.status
     variables = body.get("variables") or {}
     if not isinstance(query, str) or not query.strip():
         return {"errors": [{"message": "The body needs a `query` string.", "extensions": {"code": "BAD_REQUEST"}}]}, 400
@@ -106,8 +135,15 @@ def run_graphql(body: dict, viewer: Viewer):
     if operation_name is not None and not isinstance(operation_name, str):
         return {"errors": [{"message": "`operationName` must be a string.",
                             "extensions": {"code": "BAD_REQUEST"}}]}, 400
+    try:  # before validating: a token held to trusted documents learns nothing from another one's errors
+        check_trusted(query, viewer.role, config, manifest)
+    except DocumentRefused as refused:
+        return {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]}, refused.status
     production = config["PRODUCTION"]
     document, errors = checked_document(schema, query, config)
+    if errors:
+        return {"errors": [format_error(e, production) for e in errors]}, 400
+    cost, errors = cost_errors(schema, document, variables, operation_name, config)
     if errors:
         return {"errors": [format_error(e, production) for e in errors]}, 400
     context = RequestContext(session=get_session(), viewer=viewer, config=config)
@@ -116,14 +152,17 @@ def run_graphql(body: dict, viewer: Viewer):
     response: dict = {"data": result.data}
     if result.errors:
         response["errors"] = [format_error(e, production) for e in result.errors]
+    if config["GRAPHQL_REPORT_COST"] and cost is not None:
+        response["extensions"] = {"cost": cost, "costLimit": int(config["GRAPHQL_MAX_COST"])}
     return response, 200
 
 
 @bp.post("/graphql")
 def graphql_post():
-    viewer = request_viewer()
+    # Without a token, signing in is all a request may do (crm/api/tokenless.py).
+    viewer = request_viewer() or tokenless_viewer()
     if viewer is None:
-        return error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
+        return unauthenticated_response()
     try:
         # Whatever the Content-Type: clients that send JSON as text/plain are served too.
         body = parse_body(request.get_data(cache=False))

@@ -139,13 +139,28 @@ def roles_without(capability: Capability) -> tuple[Role, ...]:
     return tuple(r for r in Role if r not in holders)
 
 
-def has(role: Role | None, capability: Capability) -> bool:
-    """Whether ``role`` holds ``capability``; no role (None) holds none."""
+class Anonymous(str, enum.Enum):
+    """The role of a request without a token, which may only sign in (crm/api/view.py lets through no other
+    document). Not a Role: no token, staff user or table column has it, and every check but ``has`` compares
+    with Role members, which it equals none of. Not None either: None is the platform itself, which masks
+    nothing (crm.masking)."""
+
+    ANONYMOUS = "ANONYMOUS"
+
+
+ANONYMOUS = Anonymous.ANONYMOUS
+ANONYMOUS_CAPABILITIES = frozenset({Capability.STAFF_SIGN_IN})
+
+
+def has(role: Role | Anonymous | None, capability: Capability) -> bool:
+    """Whether ``role`` holds ``capability``; no role (None) holds none, ANONYMOUS only staff.sign_in."""
+    if role is ANONYMOUS:
+        return Capability(capability) in ANONYMOUS_CAPABILITIES
     return role is not None and Role(role) in roles_for(capability)
 
 
-def capabilities_of(role: Role) -> tuple[Capability, ...]:
-    return tuple(cap for cap in Capability if Role(role) in roles_for(cap))
+def capabilities_of(role: Role | Anonymous) -> tuple[Capability, ...]:
+    return tuple(cap for cap in Capability if has(role, cap))
 
 
 def means(capability: Capability) -> str:

@@ -74,31 +74,31 @@ class Consent(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class LifecycleTransition(Base):
+class _CustomerChange:
+    """The columns of a row of a customer's history: what changed is the table's own; who, when and why here."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, sort_order=-1)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), sort_order=-1)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LifecycleTransition(_CustomerChange, Base):
     __tablename__ = "lifecycle_transition"
     __table_args__ = (Index("ix_lifecycle_transition_customer", "customer_id", "at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     from_stage: Mapped[LifecycleStage | None] = mapped_column(enum_column(LifecycleStage))
     to_stage: Mapped[LifecycleStage] = mapped_column(enum_column(LifecycleStage))
-    reason: Mapped[str | None] = mapped_column(String(500))
-    actor: Mapped[str | None] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ServiceTierChange(Base):
+class ServiceTierChange(_CustomerChange, Base):
     __tablename__ = "service_tier_change"
     __table_args__ = (Index("ix_service_tier_change_customer", "customer_id", "at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     from_tier: Mapped[ServiceTier | None] = mapped_column(enum_column(ServiceTier))
     to_tier: Mapped[ServiceTier] = mapped_column(enum_column(ServiceTier))
     pinned: Mapped[bool]
-    reason: Mapped[str | None] = mapped_column(String(500))
-    actor: Mapped[str | None] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Order(Base):

@@ -47,15 +47,19 @@ class Results(Counts):
     steps: list[StepResults] = field(default_factory=list)
 
 
+# The count each status adds to; messages SUPPRESSED count by reason, entries not listed have exited.
+MESSAGE_COUNTS = {MessageStatus.SENT: "sent", **dict.fromkeys(PENDING, "pending"), MessageStatus.FAILED: "failed",
+                  MessageStatus.CANCELLED: "cancelled"}
+ENTRY_COUNTS = {EntryStatus.ACTIVE: "active", EntryStatus.COMPLETED: "completed", EntryStatus.CANCELLED: "left"}
+
+
+def _add(counts: Counts, name: str, n: int) -> None:
+    setattr(counts, name, getattr(counts, name) + n)
+
+
 def _add_message(counts: Counts, status: MessageStatus, reason: str | None, n: int) -> None:
-    if status == MessageStatus.SENT:
-        counts.sent += n
-    elif status in PENDING:
-        counts.pending += n
-    elif status == MessageStatus.FAILED:
-        counts.failed += n
-    elif status == MessageStatus.CANCELLED:
-        counts.cancelled += n
+    if status in MESSAGE_COUNTS:
+        _add(counts, MESSAGE_COUNTS[status], n)
     elif status == MessageStatus.SUPPRESSED:
         counts.suppressed_by_reason[reason or "UNKNOWN"] += n
 
@@ -79,12 +83,8 @@ def results_for(session: Session, campaigns: list[Campaign]) -> dict[uuid.UUID, 
                       CampaignEntry.exit_step)):
         results = out[cid]
         results.entered += n
-        if status == EntryStatus.ACTIVE:
-            results.active += n
-        elif status == EntryStatus.COMPLETED:
-            results.completed += n
-        elif status == EntryStatus.CANCELLED:
-            results.left += n
+        if status in ENTRY_COUNTS:
+            _add(results, ENTRY_COUNTS[status], n)
         else:
             results.exited += n
             results.exited_by_reason[reason or "UNKNOWN"] += n

@@ -7,6 +7,8 @@ by roles with messages.transactional (checked here: crm.auth.permissions).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
@@ -47,6 +49,21 @@ def _locked(session: Session, campaign_id: uuid.UUID) -> Campaign:
     if campaign is None:
         raise NotFound("No campaign has this id.", "id")
     return campaign
+
+
+@contextmanager
+def _moving(session: Session, campaign_id: uuid.UUID, *, only: CampaignStatus, done: str,
+            sending_as: Role | None = None) -> Iterator[Campaign]:
+    """The one transaction of a move from status ``only`` (``done``: what the move does, for the refusal),
+    with the campaign locked; a move that makes it send checks that the role ``sending_as`` may."""
+    with transaction(session):
+        campaign = _locked(session, campaign_id)
+        if campaign.status != only:
+            raise DomainError(CampaignErrorCode.INVALID_TRANSITION,
+                              f"Only a {only.value} campaign is {done}; this one is {campaign.status.value}.", "id")
+        if sending_as is not None:
+            _may_send_without_consent(campaign, sending_as)
+        yield campaign
 
 
 def _may_send_without_consent(campaign: Campaign, role: Role) -> None:
@@ -172,12 +189,7 @@ def schedule_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | 
                       now: datetime | None = None) -> Campaign:
     """DRAFT -> RUNNING: from now on its schedule is planned or its trigger listened to."""
     now = now or utcnow()
-    with transaction(session):
-        campaign = _locked(session, campaign_id)
-        if campaign.status != CampaignStatus.DRAFT:
-            raise DomainError(CampaignErrorCode.INVALID_TRANSITION, f"Only a DRAFT campaign is scheduled; this one is "
-                                                f"{campaign.status.value}.", "id")
-        _may_send_without_consent(campaign, actor_role)
+    with _moving(session, campaign_id, only=CampaignStatus.DRAFT, done="scheduled", sending_as=actor_role) as campaign:
         _check_runnable(campaign, now)
         if campaign.schedule and campaign.schedule.get("at") and datetime.fromisoformat(campaign.schedule["at"]) < now:
             raise Invalid("The campaign's instant (schedule.at) has passed: set a new one.", "input.schedule.at")
@@ -192,11 +204,7 @@ def pause_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | Non
     """Stop planning, entering and sending. Messages not yet with a sender wait; one a sender holds
     right now goes out (the sender checks the campaign when it claims a message)."""
     now = now or utcnow()
-    with transaction(session):
-        campaign = _locked(session, campaign_id)
-        if campaign.status != CampaignStatus.RUNNING:
-            raise DomainError(CampaignErrorCode.INVALID_TRANSITION, f"Only a RUNNING campaign is paused; this one is "
-                                                f"{campaign.status.value}.", "id")
+    with _moving(session, campaign_id, only=CampaignStatus.RUNNING, done="paused") as campaign:
         campaign.status, campaign.paused_at, campaign.updated_by, campaign.updated_at = \
             CampaignStatus.PAUSED, now, actor, now
         session.execute(update(Message).where(
@@ -210,12 +218,7 @@ def resume_campaign(session: Session, *, campaign_id: uuid.UUID, actor: str | No
                     now: datetime | None = None) -> Campaign:
     """Continue where it stopped: held messages are due now, waiting entries move on when due."""
     now = now or utcnow()
-    with transaction(session):
-        campaign = _locked(session, campaign_id)
-        if campaign.status != CampaignStatus.PAUSED:
-            raise DomainError(CampaignErrorCode.INVALID_TRANSITION, f"Only a PAUSED campaign is resumed; this one is "
-                                                f"{campaign.status.value}.", "id")
-        _may_send_without_consent(campaign, actor_role)
+    with _moving(session, campaign_id, only=CampaignStatus.PAUSED, done="resumed", sending_as=actor_role) as campaign:
         campaign.status, campaign.paused_at, campaign.updated_by, campaign.updated_at = \
             CampaignStatus.RUNNING, None, actor, now
         _touched_by(campaign, actor, actor_role)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import graphene
 
-from crm.api.errors import error_codes, error_type
+from crm.api.errors import error_codes, error_list, error_type, payload_type
 from journeys import errors
 
 JourneyErrorCode = error_codes(errors.JourneyErrorCode)  # also the code of interactionRecordBulk's row errors
@@ -11,10 +11,9 @@ JourneyError = error_type("JourneyError", errors.JourneyErrorCode)
 
 
 def journey_errors():
-    return graphene.List(graphene.NonNull(JourneyError), required=True)
+    return error_list(JourneyError)
 
 
 def journey_payload(name: str, **fields: type[graphene.ObjectType]) -> type[graphene.ObjectType]:
     """A journeys mutation payload: the (nullable) objects it answers with, then its errors."""
-    return type(name, (graphene.ObjectType,),
-                {**{key: graphene.Field(of) for key, of in fields.items()}, "errors": journey_errors()})
+    return payload_type(name, JourneyError, **fields)

@@ -57,23 +57,25 @@ class JourneyFilter:
     channels: list[Channel] | None = None
 
 
-@dataclass
-class CellFigures:
-    touchpoint: Touchpoint
+@dataclass(kw_only=True)
+class Figures:
+    """What a cell (touchpoint) and a stage of the map both report."""
+
     customers: int = 0
     interactions: int = 0
     average_emotion: float | None = None
     pain_point_rate: float = 0.0
+
+
+@dataclass
+class CellFigures(Figures):
+    touchpoint: Touchpoint
     top_pain_points: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
-class StageFigures:
+class StageFigures(Figures):
     stage: str
-    customers: int = 0
-    interactions: int = 0
-    average_emotion: float | None = None
-    pain_point_rate: float = 0.0
     conversion_to_next: float | None = None
     median_hours_to_next: float | None = None
     touchpoints: list[CellFigures] = field(default_factory=list)

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from crm.api.body import unstorable
 from crm.api.ids import parse_id
-from crm.api.view import UNAUTHENTICATED_MESSAGE, error_body, request_viewer
+from crm.api.view import error_body, request_viewer, unauthenticated_response
 from crm.sessions import get_session
 from crm.auth.permissions import Capability, has, roles_for
 from crm.enums import Channel, LifecycleStage, ServiceTier
@@ -58,7 +58,7 @@ def _load(key: str):
     """(report, None) or (None, the error response): 401, 403, 400, 404 in that order."""
     viewer = request_viewer()
     if viewer is None:
-        return None, error_body(UNAUTHENTICATED_MESSAGE, "UNAUTHENTICATED", 401)
+        return None, unauthenticated_response()
     if not has(viewer.role, Capability.MAPS_ANALYTICS):
         return None, error_body(f"The {viewer.role.value} role may not read reports; one of "
                                 f"{', '.join(r.value for r in roles_for(Capability.MAPS_ANALYTICS))} may.",

@@ -21,6 +21,7 @@ from journeys.interactions.demo import JourneyCustomer, days, record, touch
 from journeys.service import cases
 from journeys.service.models import Case, CaseKind, CaseStatus, SurveyKind
 from journeys.service.surveys import submit_response
+from journeys.settings import JourneySettings
 
 C = Channel
 CASE_CHANNELS = ((C.PHONE, 35), (C.CHAT, 20), (C.EMAIL, 15), (C.STORE, 15), (C.WEB, 10), (C.SOCIAL, 5))
@@ -80,8 +81,9 @@ def _step_times(rng: random.Random, opened: datetime, steps: list, now: datetime
 
 
 def seed_cases(session: Session, story: StoryClock, customers: list[JourneyCustomer], now: datetime,
-               agents: list[str]) -> list[tuple]:
-    """About one case per 15 customers, among buyers: the newest still open, at every status; the rest closed.
+               agents: list[str], settings: JourneySettings) -> list[tuple]:
+    """About one case per 15 customers, among buyers: the newest still open, at every status; the rest closed;
+    their SLA clocks by the deployment's ``settings`` (CRM_JOURNEYS_SLA_AT_RISK_SHARE).
 
     Returns (customer, case) of the resolved ones, for their surveys."""
     rng = random.Random("2026:cases")
@@ -97,14 +99,15 @@ def seed_cases(session: Session, story: StoryClock, customers: list[JourneyCusto
         from_newest = len(picked) - 1 - number
         target = OPEN_STATUSES[from_newest % len(OPEN_STATUSES)] if from_newest < open_count else CaseStatus.CLOSED
         case = _one_case(session, story, c, rng, templates[number % len(templates)], now - timedelta(days=age),
-                         target, now, rng.choice(agents), reopen=target == CaseStatus.CLOSED and number % 6 == 2)
+                         target, now, rng.choice(agents), reopen=target == CaseStatus.CLOSED and number % 6 == 2,
+                         settings=settings)
         if case.resolved_at is not None:
             resolved.append((c, case))
     return resolved
 
 
 def _one_case(session, story: StoryClock, c: JourneyCustomer, rng, template: tuple, opened: datetime,
-              target: CaseStatus, now: datetime, agent: str, reopen: bool) -> Case:
+              target: CaseStatus, now: datetime, agent: str, reopen: bool, settings: JourneySettings) -> Case:
     """One case taken from RECEIVED to ``target`` (through a reopening if ``reopen``), step by step, the clock
     at each step's moment."""
     kind, subject, description, root_cause, resolution = template
@@ -120,7 +123,7 @@ def _one_case(session, story: StoryClock, c: JourneyCustomer, rng, template: tup
     points = rng.choice((250, 500, 1000)) if kind == CaseKind.COMPLAINT and rng.random() < 0.6 else None
 
     case = cases.open_case(session, customer_id=c.id, kind=kind, channel=channel, subject=subject,
-                           description=description, actor="customer", now=story.at(opened))
+                           description=description, actor="customer", now=story.at(opened), settings=settings)
     if path:
         cases.respond(session, case_id=case.id, message="Thanks for reaching out, we are on it.", actor=agent,
                       now=story.at(next(times)))

@@ -5,12 +5,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from crm.api.connections import empty_page
-from crm.api.loaders import CountLoader, Loader
+from crm.api.loaders import Loader, pages_of, row_by_id
 from crm.customers.models import Order
 from crm.db import utcnow
-from crm.pagination import SortKey, keyset_pages_by_parent
-from loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltyTier, RewardRedemption
+from crm.pagination import SortKey
+from loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltyTier, Reward, RewardRedemption
 from loyalty.queries import expiring_soon
 from loyalty.settings import LoyaltySettings
 
@@ -62,65 +61,16 @@ class ExpiringByCustomer(Loader):
 ENTRY_KEYS = [SortKey(LedgerEntry.seq, lambda e: e.seq, "int", descending=True)]
 
 
-class EntriesByCustomer(Loader):
-    """A page of each customer's entries, newest first. Args: (first, after)."""
-
-    parent_kind = "customer"
-    produces = "ledger_entry"
-
-    def batch(self, keys):
-        first, after = self.args
-        return keyset_pages_by_parent(self.session, LedgerEntry, LedgerEntry.customer_id, keys,
-                                      ordering="ledger", keys=ENTRY_KEYS, first=first, after=after)
-
-    def missing(self, key):
-        return empty_page()
-
-
-class EntryCountByCustomer(CountLoader):
-    parent_kind = "customer"
-    column = LedgerEntry.customer_id
+# Pages of each customer's entries and redemptions, newest first. Args: (first, after).
+EntriesByCustomer = pages_of(LedgerEntry.customer_id, parent_kind="customer", produces="ledger_entry",
+                             ordering="ledger", sort_keys=ENTRY_KEYS)
 
 
 REDEMPTION_KEYS = [SortKey(RewardRedemption.redeemed_at, lambda r: r.redeemed_at, "datetime", descending=True),
                    SortKey(RewardRedemption.id, lambda r: r.id, "uuid", descending=True)]
 
 
-class RedemptionsByCustomer(Loader):
-    parent_kind = "customer"
-    produces = "redemption"
-
-    def batch(self, keys):
-        first, after = self.args
-        return keyset_pages_by_parent(self.session, RewardRedemption, RewardRedemption.customer_id, keys,
-                                      ordering="redemptions", keys=REDEMPTION_KEYS, first=first, after=after)
-
-    def missing(self, key):
-        return empty_page()
-
-
-class RedemptionCountByCustomer(CountLoader):
-    parent_kind = "customer"
-    column = RewardRedemption.customer_id
-
-
-class OrderOfEntry(Loader):
-    parent_kind = "ledger_entry"
-    produces = "order"
-
-    def key_of(self, entry):
-        return entry.order_id
-
-    def batch(self, keys):
-        return {o.id: o for o in self.session.scalars(select(Order).where(Order.id.in_(keys)))}
-
-
-class RewardOfRedemption(Loader):
-    parent_kind = "redemption"
-
-    def key_of(self, redemption):
-        return redemption.reward_id
-
-    def batch(self, keys):
-        from loyalty.models import Reward
-        return {r.id: r for r in self.session.scalars(select(Reward).where(Reward.id.in_(keys)))}
+RedemptionsByCustomer = pages_of(RewardRedemption.customer_id, parent_kind="customer", produces="redemption",
+                                 ordering="redemptions", sort_keys=REDEMPTION_KEYS)
+OrderOfEntry = row_by_id(Order, parent_kind="ledger_entry", key="order_id", produces="order")
+RewardOfRedemption = row_by_id(Reward, parent_kind="redemption", key="reward_id")

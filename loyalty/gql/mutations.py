@@ -4,9 +4,9 @@ from __future__ import annotations
 import graphene
 
 from crm.api.access import access_customer
-from crm.api.errors import error_type
+from crm.api.errors import error_type, payload_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation, mutation_family, root_mutations
+from crm.api.mutations import BaseMutation, family_member, mutation_family, root_mutations
 from crm.auth.permissions import Capability
 from crm.api.scalars import DateTime
 from loyalty import rewards, services
@@ -18,21 +18,10 @@ from loyalty.settings import LoyaltySettings
 LoyaltyError = error_type("LoyaltyError", LoyaltyErrorCode)
 
 
-class PointsPayload(graphene.ObjectType):
-    entry = graphene.Field(LedgerEntry)
-    account = graphene.Field(LoyaltyAccount)
-    errors = graphene.List(graphene.NonNull(LoyaltyError), required=True)
-
-
-class RewardPayload(graphene.ObjectType):
-    reward = graphene.Field(Reward)
-    errors = graphene.List(graphene.NonNull(LoyaltyError), required=True)
-
-
-class RewardRedeemPayload(graphene.ObjectType):
-    redemption = graphene.Field(RewardRedemption)
-    account = graphene.Field(LoyaltyAccount)
-    errors = graphene.List(graphene.NonNull(LoyaltyError), required=True)
+PointsPayload = payload_type("PointsPayload", LoyaltyError, entry=LedgerEntry, account=LoyaltyAccount)
+RewardPayload = payload_type("RewardPayload", LoyaltyError, reward=Reward)
+RewardRedeemPayload = payload_type("RewardRedeemPayload", LoyaltyError, redemption=RewardRedemption,
+                                   account=LoyaltyAccount)
 
 
 class PointsEarnInput(graphene.InputObjectType):
@@ -80,41 +69,24 @@ def change_points(info, input, change, **extra) -> PointsPayload:
 _PointsMutation = mutation_family("_PointsMutation", PointsPayload, Capability.POINTS_WRITE)
 
 
-class PointsEarn(_PointsMutation):
-    """Credit points earned outside an order (they count towards tiers); idempotent on idempotencyKey."""
-
-    errors_name_the_input_argument = False
-
-    class Arguments:
-        input = PointsEarnInput(required=True)
-
-    @classmethod
+def _points_mutation(name: str, doc: str, input_type, change, *, expires: bool = False, **attributes):
+    """A points mutation of one ``input`` for the ledger service ``change``; ``expires``: the input has an
+    ``expiresAt`` too."""
     def perform(cls, info, input):
-        return change_points(info, input, services.earn_points, expires_at=input.get("expires_at"))
+        return change_points(info, input, change, **({"expires_at": input.get("expires_at")} if expires else {}))
+
+    return family_member(name, _PointsMutation, doc, perform, {"input": input_type(required=True)}, **attributes)
 
 
-class PointsRedeem(_PointsMutation):
-    """Spend points, soonest-expiring first; INSUFFICIENT_POINTS rather than a negative balance."""
-
-    class Arguments:
-        input = PointsRedeemInput(required=True)
-
-    @classmethod
-    def perform(cls, info, input):
-        return change_points(info, input, services.redeem_points)
-
-
-class PointsAdjust(_PointsMutation):
-    """Add or remove points by hand with a reason; removal never takes the balance below zero."""
-
-    capability = Capability.POINTS_ADJUST
-
-    class Arguments:
-        input = PointsAdjustInput(required=True)
-
-    @classmethod
-    def perform(cls, info, input):
-        return change_points(info, input, services.adjust_points)
+PointsEarn = _points_mutation(
+    "PointsEarn", "Credit points earned outside an order (they count towards tiers); idempotent on idempotencyKey.",
+    PointsEarnInput, services.earn_points, expires=True, errors_name_the_input_argument=False)
+PointsRedeem = _points_mutation(
+    "PointsRedeem", "Spend points, soonest-expiring first; INSUFFICIENT_POINTS rather than a negative balance.",
+    PointsRedeemInput, services.redeem_points)
+PointsAdjust = _points_mutation(
+    "PointsAdjust", "Add or remove points by hand with a reason; removal never takes the balance below zero.",
+    PointsAdjustInput, services.adjust_points, capability=Capability.POINTS_ADJUST)
 
 
 class RewardCreate(BaseMutation):

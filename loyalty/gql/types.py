@@ -5,7 +5,6 @@ import uuid
 from dataclasses import dataclass
 
 import graphene
-from graphene import relay
 
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import enum_type
@@ -33,9 +32,6 @@ LedgerEntryKind = enum_type(models.EntryKind, "LedgerEntryKind")
 
 
 class LedgerEntry(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     kind = graphene.Field(LedgerEntryKind, required=True)
     points = graphene.Int(required=True, description="Signed.")
     balance_after = graphene.Int(required=True)
@@ -65,9 +61,6 @@ class PointsExpiry(graphene.ObjectType):
 
 
 class Reward(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     name = graphene.String(required=True)
     description = graphene.String()
     cost = graphene.Int(required=True, description="In points.")
@@ -87,9 +80,6 @@ RewardConnection = connection_type(Reward, "Reward")
 
 
 class RewardRedemption(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     reward = graphene.Field(Reward, required=True)
     points = graphene.Int(required=True)
     redeemed_at = DateTime(required=True)
@@ -162,18 +152,12 @@ class LoyaltyAccount(graphene.ObjectType):
 
     @staticmethod
     def resolve_entries(view, info, first=None, after=None):
-        page = info.context.loaders.get(loaders.EntriesByCustomer, page_size(info, first), after).load(view.customer_id)
-        counter = info.context.loaders.get(loaders.EntryCountByCustomer)
-        page.count = lambda: counter.load(view.customer_id)
-        return page
+        return info.context.loaders.get(loaders.EntriesByCustomer, page_size(info, first), after).load(view.customer_id)
 
     @staticmethod
     def resolve_redemptions(view, info, first=None, after=None):
         loader = info.context.loaders.get(loaders.RedemptionsByCustomer, page_size(info, first), after)
-        page = loader.load(view.customer_id)
-        counter = info.context.loaders.get(loaders.RedemptionCountByCustomer)
-        page.count = lambda: counter.load(view.customer_id)
-        return page
+        return loader.load(view.customer_id)
 
 
 def account_for(info, customer) -> AccountView:

@@ -238,3 +238,147 @@ def test_the_demo_dates_a_customers_history_when_it_happened(app, runner):
     assert [(kind, occurred) for kind, _, occurred, _ in entries] == [
         *[(EntryKind.EARN, at) for at in times[:8]], (EntryKind.EXPIRE, times[0] + timedelta(days=365)),
         (EntryKind.EARN, times[8])]
+
+
+WELCOME = """\
+GraphQL API  http://127.0.0.1:5000/graphql  (POST; health: /healthz)
+GraphiQL     http://127.0.0.1:5000/graphql  in a browser; it asks once per tab for a token (the ADMIN token below)
+
+Sample customers:
+  Emily Taylor      emily.taylor@post.example      AT_RISK   STANDARD
+  Maximilian Meyer  maximilian_meyer@mail.example  LOYAL     VIP
+  Hannah Hoffmann   hannah.hoffmann@example.org    LOYAL     PREFERRED
+  Noah Garcia       garcia.noah@inbox.example      ADVOCATE  STANDARD
+  Inès Moreau       i.moreau@example.org           NEW       STANDARD
+
+Portal sign-in: a portal's back end, with its INTEGRATION token, gets a PORTAL token (1 h) for Emily Taylor; \
+the browser then calls the API with it:
+  export INTEGRATION_TOKEN=<integration>
+  export PORTAL_TOKEN=$(curl -s http://127.0.0.1:5000/graphql -H "Authorization: Bearer $INTEGRATION_TOKEN" \
+-H 'Content-Type: application/json' \\
+      -d '{"query": "mutation($email: String!) { portalSessionCreate(customer: {email: $email}) { token expiresAt \
+viewer { customer { displayName } } errors { code message } } }", "variables": {"email": "emily.taylor@post.example"}}' \\
+      | tee /dev/stderr | jq -r .data.portalSessionCreate.token)
+  curl -s http://127.0.0.1:5000/graphql -H "Authorization: Bearer $PORTAL_TOKEN" -H 'Content-Type: application/json' \
+-d '{"query": "{ viewer { customer { displayName email lifecycleStage serviceTier } } }"}'
+
+Staff sign-in, no token needed: amelia.hartmann@demo.example, DEMO-ONLY password demo-only-password \
+(elsewhere: `crm staff set-password EMAIL`):
+  curl -s http://127.0.0.1:5000/graphql -H 'Content-Type: application/json' \\
+      -d '{"query": "mutation($email: String!, $password: String!) { staffSignIn(email: $email, password: $password) \
+{ token expiresAt viewer { role staffUser { name } } errors { code message } } }", \
+"variables": {"email": "amelia.hartmann@demo.example", "password": "demo-only-password"}}'
+
+ADMIN token (send as `Authorization: Bearer <token>`; the README's examples call it $TOKEN):
+<admin>"""
+
+TOKEN_RE = r"crm_[A-Za-z0-9_-]{43}"
+
+
+def welcome_of(output: str) -> tuple[str, dict[str, str]]:
+    """The text `crm demo` prints after seeding, its tokens replaced by <integration> and <admin>."""
+    import re
+    text = output[output.index("GraphQL API  "):].rstrip("\n")
+    tokens = {"integration": re.search(rf"export INTEGRATION_TOKEN=({TOKEN_RE})\n", text).group(1),
+              "admin": text.rsplit("\n", 1)[1]}
+    for name, token in tokens.items():
+        text = text.replace(token, f"<{name}>")
+    return text, tokens
+
+
+def request_body(welcome: str, marker: str) -> dict:
+    """The JSON body of the curl after the line containing ``marker``."""
+    import json
+    import re
+    after = welcome[welcome.index(marker):]
+    return json.loads(re.search(r"-d '(.*?)'", after).group(1))
+
+
+def post(client, body: dict, token: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = client.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_demo_prints_sample_customers_and_a_portal_and_a_staff_sign_in_that_work(runner, client):
+    result = runner.invoke(args=["demo", "--customers", "40", "--no-serve"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    welcome, tokens = welcome_of(result.output)
+    assert welcome == WELCOME
+
+    # The portal's back end, as printed: the INTEGRATION token trades Emily's email for a PORTAL token ...
+    signed_in = post(client, request_body(welcome, "export PORTAL_TOKEN"), tokens["integration"])
+    session = signed_in["data"]["portalSessionCreate"]
+    assert session["errors"] == [] and session["viewer"] == {"customer": {"displayName": "Emily Taylor"}}
+    # ... with which the browser reads her own profile.
+    viewer = post(client, request_body(welcome, "curl -s http://127.0.0.1:5000/graphql -H \"Authorization: "
+                                                "Bearer $PORTAL_TOKEN\""), session["token"])
+    assert viewer == {"data": {"viewer": {"customer": {
+        "displayName": "Emily Taylor", "email": "emily.taylor@post.example", "lifecycleStage": "AT_RISK",
+        "serviceTier": "STANDARD"}}}}
+    staff = post(client, request_body(welcome, "Staff sign-in"))["data"]["staffSignIn"]
+    assert staff["errors"] == [] and staff["viewer"] == {"role": "ACCOUNT_MANAGER",
+                                                         "staffUser": {"name": "Amelia Hartmann"}}
+    assert graphql(client, staff["token"], VIEWER)["viewer"] == {
+        "role": "ACCOUNT_MANAGER", "staffUser": {"email": "amelia.hartmann@demo.example"}}
+    assert graphql(client, tokens["admin"], VIEWER)["viewer"]["role"] == "ADMIN"
+
+
+def test_demo_again_prints_new_tokens_and_leaves_a_staff_password_of_someone_s_choosing_alone(app, runner, client):
+    from crm.auth.sign_in import set_staff_password
+    first = welcome_of(runner.invoke(args=["demo", "--customers", "40", "--no-serve"]).output)
+    again = welcome_of(runner.invoke(args=["demo", "--customers", "40", "--no-serve"]).output)
+    assert again[0] == first[0] == WELCOME  # the demo password is still the demo's: still printed
+    assert again[1]["integration"] != first[1]["integration"] and again[1]["admin"] != first[1]["admin"]
+
+    with app.app_context():
+        from crm.sessions import get_session
+        set_staff_password(get_session(), email="amelia.hartmann@demo.example", password="a password of her own")
+    chosen = welcome_of(runner.invoke(args=["demo", "--customers", "40", "--no-serve"]).output)[0]
+    assert "Staff sign-in" not in chosen and "demo-only-password" not in chosen
+    assert chosen == WELCOME[:WELCOME.index("\n\nStaff sign-in")] + WELCOME[WELCOME.index("\n\nADMIN token"):]
+    answer = post(client, request_body(WELCOME, "Staff sign-in"))["data"]["staffSignIn"]
+    assert answer["token"] is None and [e["code"] for e in answer["errors"]] == ["INVALID_CREDENTIALS"]
+
+
+def test_the_embedded_worker_logs_no_scheduler_lock_each_round_but_a_failing_job(app, caplog):
+    """`crm demo`'s in-process worker filled most of its log with "rq.scheduler: Acquired scheduler lock" (one per
+    queue per second); a job's failure is still logged, with its traceback."""
+    import logging
+
+    import crm
+    from crm.db import transaction
+    from crm.outbox import enqueue_after_commit
+    from crm.queue import work_once
+    from crm.sessions import get_session
+    embedded = crm.create_app({"DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": None, "TESTING": True,
+                               "SECRET_KEY": "test"})
+    try:
+        with embedded.app_context():
+            session = get_session()
+            with transaction(session):
+                entry = enqueue_after_commit(session, "json.loads", "{not json", job_id="failing-job")
+        caplog.set_level(logging.INFO)
+        for _ in range(3):
+            work_once(embedded)
+    finally:
+        embedded.extensions["crm.engine"].dispose()
+    rq_lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("rq.")]
+    assert entry.job_id == "failing-job"
+    assert not [line for line in rq_lines if "scheduler lock" in line[2]], rq_lines
+    assert all(level in ("WARNING", "ERROR") for _, level, _ in rq_lines), rq_lines
+    failures = [r for r in caplog.records if r.name == "rq.worker" and "failing-job" in r.getMessage()]
+    assert failures and "JSONDecodeError" in "\n".join(r.getMessage() + (r.exc_text or "") for r in failures)
+
+
+def test_the_welcome_leaves_no_transaction_open_for_the_server_that_follows(app, runner):
+    """On SQLite every transaction holds the write lock: one left open by `crm demo` before it serves locked its
+    in-process worker out ("database is locked" after the 30 s busy timeout)."""
+    from crm.demo import welcome
+    from crm.sessions import get_session
+    run_demo(runner)
+    with app.app_context():
+        session = get_session()
+        assert [s.email for s in welcome.prepare(session).samples][:1] == ["emily.taylor@post.example"]
+        assert not session.in_transaction()

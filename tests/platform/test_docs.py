@@ -2,14 +2,22 @@
 
 README.md, docs/*.md and graphql/README.md are read by people who have only a checkout of this
 repository: every path they name must exist in it (relative to the repository root or to the
-document), none may point outside it, and graphql/README.md lists every example operation.
+document), none may point outside it, and graphql/README.md lists every example operation. And the examples
+that call the API work as written against `crm demo` (below).
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+
+from tests.servers import CrmServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "graphql" / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -121,3 +129,133 @@ def test_the_checker_finds_dead_and_outside_paths():
         "docs/_probe_.md:1: crm/api/missing.py does not exist",
         "docs/_probe_.md:1: ../../elsewhere/x.md is outside the repository",
     ]
+
+
+# ---------------------------------------------------------------- the examples run against `crm demo`
+
+# Each ```bash block that calls the API (curl on http://127.0.0.1:5000) runs as written, with bash, in the
+# repository's root, against `crm demo` on a free port: $TOKEN is the ADMIN token the demo prints last, and
+# `crm` commands in a block reach the same database. Every answer must be JSON without top-level errors,
+# with no root field null and no payload errors.
+RUNNABLE_DOCUMENTS = (ROOT / "README.md", ROOT / "graphql" / "README.md")
+DEMO_URL = "http://127.0.0.1:5000"
+BLOCK_RE = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
+
+
+def api_blocks(document: Path) -> list[tuple[int, str]]:
+    """(line number, text) of every bash block in ``document`` that calls the demo's API."""
+    text = document.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, match.start()) + 1, match.group(1)) for match in BLOCK_RE.finditer(text)
+            if "curl " in match.group(1) and DEMO_URL in match.group(1)]
+
+
+API_BLOCKS = [(document, line, block) for document in RUNNABLE_DOCUMENTS for line, block in api_blocks(document)]
+
+
+def answers(output: str) -> list:
+    """The JSON documents a block printed, one after another (curl adds no newline between them)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(output) and output[at].isspace():
+            at += 1
+        if at == len(output):
+            return found
+        value, at = decoder.raw_decode(output, at)
+        found.append(value)
+
+
+def problems(answer) -> list[str]:
+    if not isinstance(answer, dict):
+        return [f"not a GraphQL answer: {answer!r}"]
+    if answer.get("errors"):
+        return [f"errors: {answer['errors']}"]
+    if not isinstance(answer.get("data"), dict):
+        return [f"no data: {answer!r}"]
+    found = []
+    for name, value in answer["data"].items():
+        if value is None:
+            found.append(f"{name} is null")
+        elif isinstance(value, dict) and value.get("errors"):
+            found.append(f"{name}: {value['errors']}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """`crm demo --customers 40` in a server of its own, as a reader starts it (tests/servers.py)."""
+    if shutil.which("curl") is None or shutil.which("jq") is None:
+        pytest.skip("the documents' examples use curl and jq")
+    server = CrmServer(tmp_path_factory.mktemp("demo"))
+    token = server.command("demo", "--customers", "40", "--no-serve").strip().splitlines()[-1]
+    server.start()
+    try:
+        yield server, token, {}
+    finally:
+        server.stop()
+
+
+def run_block(demo_server, document: Path, line: int) -> str:
+    """What the block at ``line`` of ``document`` printed; each block runs once (the examples write: orders)."""
+    server, token, printed = demo_server
+    if (document, line) not in printed:
+        block = dict(api_blocks(document))[line]
+        env = {**server.env, "TOKEN": token, "PATH": f"{Path(server.crm).parent}{os.pathsep}{os.environ['PATH']}"}
+        result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.replace(DEMO_URL, server.url)],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        printed[document, line] = result.stdout
+    return printed[document, line]
+
+
+def block_in(document: Path, start: str, end: str) -> int:
+    """The line of the first API block between the headings ``start`` and ``end``."""
+    text = document.read_text(encoding="utf-8")
+    first, last = text.count("\n", 0, text.index(start)) + 1, text.count("\n", 0, text.index(end)) + 1
+    return next(line for line, _ in api_blocks(document) if first < line < last)
+
+
+def test_the_readme_example_answers_as_the_readme_shows(demo_server):
+    """Before any other example runs: the others record orders."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    shown = json.loads(re.search(r"^```json\n(.*?)^```", text[text.index("## An example"):], re.S | re.M).group(1))
+    line = block_in(readme, "## An example", "## Authentication and roles")
+    assert answers(run_block(demo_server, readme, line)) == [shown]
+
+
+@pytest.mark.parametrize(("document", "line"), [(d, line) for d, line, _ in API_BLOCKS],
+                         ids=[f"{d.relative_to(ROOT)}:{line}" for d, line, _ in API_BLOCKS])
+def test_every_api_example_works_against_the_demo(demo_server, document, line):
+    printed = answers(run_block(demo_server, document, line))
+    assert printed, "the example printed nothing"
+    assert [p for answer in printed for p in problems(answer)] == []
+
+
+def test_the_readmes_care_example_shows_a_check_in_in_the_log(demo_server):
+    """The order the README records is followed by its post-purchase check-in, sent or (at night where the
+    customer lives) held for the morning."""
+    readme = ROOT / "README.md"
+    run_block(demo_server, readme, block_in(readme, "### Care messages in the demo", "### Campaigns in the demo"))
+    log = demo_server[0].log_path
+    sent = re.compile(r"crm\.messages\.sent: (SENT EMAIL to o\.roberts@example\.net \[care:post-purchase\] "
+                      r"How is your order\? \| Hi Oliver,|HELD \S+ \[care:post-purchase\] quiet hours)")
+    deadline = time.monotonic() + 60
+    while not sent.search(log.read_text()):
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
+def test_the_guides_sign_in_examples_sign_in_work_and_sign_out(demo_server):
+    guide = ROOT / "graphql" / "README.md"
+    staff = answers(run_block(demo_server, guide, block_in(guide, "### Staff sign-in", "### Portal sign-in")))
+    assert [list(answer["data"]) for answer in staff] == [["staffSignIn"], ["viewer", "customers"], ["apiTokenRevoke"]]
+    assert staff[0]["data"]["staffSignIn"]["viewer"] == {"role": "ACCOUNT_MANAGER",
+                                                         "staffUser": {"name": "Amelia Hartmann"}}
+    assert staff[1]["data"]["viewer"]["role"] == "ACCOUNT_MANAGER"
+    assert staff[2]["data"]["apiTokenRevoke"]["apiToken"]["revokedAt"] is not None
+
+    portal = answers(run_block(demo_server, guide, block_in(guide, "### Portal sign-in", "### From the browser")))
+    assert [list(answer["data"]) for answer in portal] == [["portalSessionCreate"], ["viewer"]]
+    assert portal[0]["data"]["portalSessionCreate"]["viewer"] == {"customer": {"displayName": "Emily Taylor"}}
+    viewer = portal[1]["data"]["viewer"]
+    assert viewer["role"] == "PORTAL" and viewer["customer"]["email"] == "emily.taylor@post.example"

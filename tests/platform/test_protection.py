@@ -32,7 +32,8 @@ def only_error(body: dict) -> tuple:
 
 # --- Depth -----------------------------------------------------------------------------------------
 
-def test_a_query_ten_levels_deep_is_accepted(api):
+def test_a_query_ten_levels_deep_is_accepted(app, api):
+    app.config["GRAPHQL_MAX_COST"] = 10**6  # depth alone: three nested default pages cost 25,661
     ann = create_customer(api, email="ann@example.com")
     order_id = record_order(api, ann["id"], "o-1")["order"]["id"]
     inner = {"orders": {"edges": [{"node": {"id": order_id}}]}}

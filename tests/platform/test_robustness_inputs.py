@@ -35,6 +35,16 @@ def ann(api):
     return create_customer(api, email="ann@example.com")
 
 
+def order_input(ann, **values) -> dict:
+    """orderRecord's input: Ann's order o-1 of 5 EUR on the web at noon on 2026-06-01, but for ``values``."""
+    return {"customerId": ann["id"], "externalId": "o-1", "amount": "5", "currency": "EUR", "channel": "WEB",
+            "occurredAt": "2026-06-01T12:00:00Z", **values}
+
+
+def order_errors(api, order: dict) -> list[tuple]:
+    return payload_errors(api.data(RECORD_ORDER, {"input": order})["orderRecord"])
+
+
 def order_count(api, customer_id: str) -> int:
     query = "query($id: ID!) { customer(id: $id) { metrics { orderCount } } }"
     return api.data(query, {"id": customer_id})["customer"]["metrics"]["orderCount"]
@@ -84,9 +94,8 @@ def test_query_filters_refuse_an_instant_outside_utc_in_variables_and_literals(a
 
 @pytest.mark.parametrize("value", OUT_OF_RANGE)
 def test_mutations_refuse_an_instant_outside_utc_as_a_payload_error_and_write_nothing(api, ann, value):
-    order = {"customerId": ann["id"], "externalId": "o-1", "amount": "5", "currency": "EUR", "channel": "WEB",
-             "occurredAt": value}
-    assert payload_errors(api.data(RECORD_ORDER, {"input": order})["orderRecord"]) == [
+    order = order_input(ann, occurredAt=value)
+    assert order_errors(api, order) == [
         ("occurredAt", "INVALID", outside(value))]
     literal = (f'mutation {{ orderRecord(input: {{customerId: "{ann["id"]}", externalId: "o-2", amount: "5", '
                f'currency: "EUR", channel: WEB, occurredAt: "{value}"}}) '
@@ -144,9 +153,8 @@ def test_report_filters_refuse_an_instant_outside_utc(client, tokens, value):
 
 
 def test_an_order_before_1900_is_refused(api, ann):
-    order = {"customerId": ann["id"], "externalId": "o-1", "amount": "5", "currency": "EUR", "channel": "WEB",
-             "occurredAt": "0001-01-01T00:00:00Z"}
-    assert payload_errors(api.data(RECORD_ORDER, {"input": order})["orderRecord"]) == [
+    order = order_input(ann, occurredAt="0001-01-01T00:00:00Z")
+    assert order_errors(api, order) == [
         ("occurredAt", "INVALID", "occurredAt is before 1900.")]
 
 
@@ -237,30 +245,25 @@ def test_an_infinite_literal_in_the_document_is_invalid_too(api, ann):
     assert payload_errors(payload) == [("attributes", "INVALID", NOT_FINITE)]
 
 
-@pytest.mark.parametrize("amount", ["1e30", "-1e30", "100000000000000", 1e30])
-def test_an_amount_the_money_column_cannot_store_is_invalid(api, ann, amount):
-    order = {"customerId": ann["id"], "externalId": "o-1", "amount": amount, "currency": "EUR", "channel": "WEB",
-             "occurredAt": "2026-06-01T12:00:00Z"}
-    payload = api.data(RECORD_ORDER, {"input": order})["orderRecord"]
-    assert payload_errors(payload) == [
+def assert_too_large_and_not_recorded(api, ann, amount):
+    assert order_errors(api, order_input(ann, amount=amount)) == [
         ("amount", "INVALID", f"{amount!r} is too large: decimal values are below 10^14 (100,000,000,000,000).")]
     assert order_count(api, ann["id"]) == 0
+
+
+@pytest.mark.parametrize("amount", ["1e30", "-1e30", "100000000000000", 1e30])
+def test_an_amount_the_money_column_cannot_store_is_invalid(api, ann, amount):
+    assert_too_large_and_not_recorded(api, ann, amount)
 
 
 @pytest.mark.parametrize("amount", ["1e999999999999", "-1E+1000000"])
 def test_an_exponent_beyond_the_decimal_context_is_too_large_not_an_overflow(api, ann, amount):
-    order = {"customerId": ann["id"], "externalId": "o-1", "amount": amount, "currency": "EUR", "channel": "WEB",
-             "occurredAt": "2026-06-01T12:00:00Z"}
-    payload = api.data(RECORD_ORDER, {"input": order})["orderRecord"]
-    assert payload_errors(payload) == [
-        ("amount", "INVALID", f"{amount!r} is too large: decimal values are below 10^14 (100,000,000,000,000).")]
-    assert order_count(api, ann["id"]) == 0
+    assert_too_large_and_not_recorded(api, ann, amount)
 
 
 def test_a_decimal_with_more_places_than_any_column_is_invalid_but_trailing_zeros_are_not(api, ann):
-    order = {"customerId": ann["id"], "externalId": "o-1", "amount": "9e-9999999999", "currency": "EUR",
-             "channel": "WEB", "occurredAt": "2026-06-01T12:00:00Z"}
-    assert payload_errors(api.data(RECORD_ORDER, {"input": order})["orderRecord"]) == [
+    order = order_input(ann, amount="9e-9999999999")
+    assert order_errors(api, order) == [
         ("amount", "INVALID", "'9e-9999999999' has too many decimal places: at most 18.")]
     assert order_count(api, ann["id"]) == 0
     order["amount"] = "12.5" + "0" * 40
@@ -269,9 +272,8 @@ def test_a_decimal_with_more_places_than_any_column_is_invalid_but_trailing_zero
 
 
 def test_an_amount_below_the_scalar_bound_but_above_an_orders_is_invalid_too(api, ann):
-    order = {"customerId": ann["id"], "externalId": "o-1", "amount": "99999999999999.9999", "currency": "EUR",
-             "channel": "WEB", "occurredAt": "2026-06-01T12:00:00Z"}
-    assert payload_errors(api.data(RECORD_ORDER, {"input": order})["orderRecord"]) == [
+    order = order_input(ann, amount="99999999999999.9999")
+    assert order_errors(api, order) == [
         ("amount", "INVALID", "Amount must be below 100,000,000,000.")]
 
 

@@ -5,6 +5,7 @@ from graphene import relay
 
 from crm.api.enums import Role
 from crm.api.errors import error_type
+from crm.api.ids import global_id
 from crm.api.scalars import DateTime
 from crm.api.loaders import Loader
 from crm.api.node import ModelNode
@@ -46,10 +47,16 @@ class Viewer(graphene.ObjectType):
     role = graphene.Field(Role, required=True)
     staff_user = graphene.Field(StaffUser)
     customer = graphene.Field("crm.customers.gql.types.Customer", description="Set for PORTAL tokens.")
+    token_id = graphene.ID(description="The global id of this token (an ApiToken): `apiTokenRevoke(id:)` with it "
+                                       "signs out.")
 
     @staticmethod
     def resolve_role(viewer, info):
         return viewer.role
+
+    @staticmethod
+    def resolve_token_id(viewer, info):
+        return global_id("ApiToken", viewer.token_id) if viewer.token_id else None
 
     @staticmethod
     def resolve_staff_user(viewer, info):

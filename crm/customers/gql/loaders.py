@@ -4,78 +4,25 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm.api.access import access_customer
-from crm.api.connections import empty_page
-from crm.api.loaders import CountLoader, Loader
+from crm.api.loaders import Loader, pages_of, rows_of
 from crm.customers.models import Consent, Customer, LifecycleTransition, Order, ServiceTierChange
-from crm.pagination import SortKey, keyset_pages_by_parent
+from crm.pagination import SortKey
 
 
-class ConsentsByCustomer(Loader):
-    parent_kind = "customer"
-
-    def batch(self, keys):
-        grouped = {k: [] for k in keys}
-        for row in self.session.scalars(select(Consent).where(Consent.customer_id.in_(keys))
-                                        .order_by(Consent.channel)):
-            grouped[row.customer_id].append(row)
-        return grouped
-
-    def missing(self, key):
-        return []
-
-
-class LifecycleHistoryByCustomer(Loader):
-    parent_kind = "customer"
-
-    def batch(self, keys):
-        grouped = {k: [] for k in keys}
-        stmt = (select(LifecycleTransition).where(LifecycleTransition.customer_id.in_(keys))
-                .order_by(LifecycleTransition.at, LifecycleTransition.id))
-        for row in self.session.scalars(stmt):
-            grouped[row.customer_id].append(row)
-        return grouped
-
-    def missing(self, key):
-        return []
-
-
-class TierHistoryByCustomer(Loader):
-    parent_kind = "customer"
-
-    def batch(self, keys):
-        grouped = {k: [] for k in keys}
-        stmt = (select(ServiceTierChange).where(ServiceTierChange.customer_id.in_(keys))
-                .order_by(ServiceTierChange.at, ServiceTierChange.id))
-        for row in self.session.scalars(stmt):
-            grouped[row.customer_id].append(row)
-        return grouped
-
-    def missing(self, key):
-        return []
+ConsentsByCustomer = rows_of(Consent.customer_id, parent_kind="customer", order_by=(Consent.channel,))
+LifecycleHistoryByCustomer = rows_of(LifecycleTransition.customer_id, parent_kind="customer",
+                                     order_by=(LifecycleTransition.at, LifecycleTransition.id))
+TierHistoryByCustomer = rows_of(ServiceTierChange.customer_id, parent_kind="customer",
+                                order_by=(ServiceTierChange.at, ServiceTierChange.id))
 
 
 ORDER_KEYS = [SortKey(Order.occurred_at, lambda o: o.occurred_at, "datetime", descending=True),
               SortKey(Order.id, lambda o: o.id, "uuid", descending=True)]
 
 
-class OrdersByCustomer(Loader):
-    """A page of each customer's orders, newest first. Args: (first, after)."""
-
-    parent_kind = "customer"
-    produces = "order"
-
-    def batch(self, keys):
-        first, after = self.args
-        return keyset_pages_by_parent(self.session, Order, Order.customer_id, keys, ordering="orders",
-                                      keys=ORDER_KEYS, first=first, after=after)
-
-    def missing(self, key):
-        return empty_page()
-
-
-class OrderCountByCustomer(CountLoader):
-    parent_kind = "customer"
-    column = Order.customer_id
+# A page of each customer's orders, newest first. Args: (first, after).
+OrdersByCustomer = pages_of(Order.customer_id, parent_kind="customer", produces="order", ordering="orders",
+                            sort_keys=ORDER_KEYS)
 
 
 class CustomerById(Loader):
@@ -91,6 +38,11 @@ class CustomerById(Loader):
         keys = [k for k in keys if access_customer(self.context, k) is not None]  # the PORTAL rule, on every path
         rows = self.session.scalars(select(Customer).where(Customer.id.in_(keys), Customer.merged_into_id.is_(None)))
         return {row.id: row for row in rows}
+
+
+def customer_of(kind: str) -> type[CustomerById]:
+    """``CustomerById`` for every seen object of ``kind`` (by its ``customer_id``), under the same PORTAL rule."""
+    return type(f"CustomerOf_{kind}", (CustomerById,), {"parent_kind": kind})
 
 
 class PendingEmailByCustomer(Loader):

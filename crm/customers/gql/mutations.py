@@ -9,7 +9,7 @@ import graphene
 
 from crm.api.access import access_customer, see_customers
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.errors import error_type
+from crm.api.errors import error_list, error_type, payload_type
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation, camel, mutation_family, root_mutations
 from crm.api.scalars import DateTime, Decimal, JSON
@@ -25,15 +25,8 @@ CustomerError = error_type("CustomerError", CustomerErrorCode,
                            field_description='camelCase input path, e.g. "email"; null for the whole input.')
 
 
-class CustomerPayload(graphene.ObjectType):
-    customer = graphene.Field(Customer)
-    errors = graphene.List(graphene.NonNull(CustomerError), required=True)
-
-
-class OrderRecordPayload(graphene.ObjectType):
-    order = graphene.Field(Order)
-    customer = graphene.Field(Customer)
-    errors = graphene.List(graphene.NonNull(CustomerError), required=True)
+CustomerPayload = payload_type("CustomerPayload", CustomerError, customer=Customer)
+OrderRecordPayload = payload_type("OrderRecordPayload", CustomerError, order=Order, customer=Customer)
 
 
 class CustomerCreateInput(graphene.InputObjectType):
@@ -262,7 +255,7 @@ class OrderClosePayload(graphene.ObjectType):
     points_reversed = graphene.Int(required=True, description="Loyalty points taken back.")
     points_not_reversed = graphene.Int(required=True,
                                        description="Points of the order already spent, so not taken back.")
-    errors = graphene.List(graphene.NonNull(CustomerError), required=True)
+    errors = error_list(CustomerError)
 
 
 class _OrderClose(BaseMutation):

@@ -1,12 +1,11 @@
 """Loaders for message relations; each loads for every seen parent at once."""
 from __future__ import annotations
 
-from crm.api.connections import empty_page
-from crm.api.loaders import CountLoader, Loader
+from crm.api.loaders import pages_of
 from crm.auth.gql.types import StaffById
-from crm.customers.gql.loaders import CustomerById
+from crm.customers.gql.loaders import customer_of
 from crm.messages.models import VERIFICATION_TRIGGER_PREFIX, Message
-from crm.pagination import SortKey, keyset_pages_by_parent
+from crm.pagination import SortKey
 
 MESSAGE_KEYS = [SortKey(Message.created_at, lambda m: m.created_at, "datetime", descending=True),
                 SortKey(Message.id, lambda m: m.id, "uuid", descending=True)]
@@ -20,33 +19,12 @@ def message_filter(customer_facing: bool) -> list:
     return [Message.staff_user_id.is_(None), ~Message.trigger.startswith(VERIFICATION_TRIGGER_PREFIX)]
 
 
-class MessagesByCustomer(Loader):
-    """A page of each customer's messages, newest first. Args: (first, after, customer_facing)."""
-
-    parent_kind = "customer"
-    produces = "message"
-
-    def batch(self, keys):
-        first, after, customer_facing = self.args
-        return keyset_pages_by_parent(self.session, Message, Message.customer_id, keys, ordering="customer-messages",
-                                      keys=MESSAGE_KEYS, first=first, after=after,
-                                      where=message_filter(customer_facing))
-
-    def missing(self, key):
-        return empty_page()
+# A page of each customer's messages, newest first. Args: (first, after, customer_facing).
+MessagesByCustomer = pages_of(Message.customer_id, parent_kind="customer", produces="message",
+                              ordering="customer-messages", sort_keys=MESSAGE_KEYS, where=message_filter)
 
 
-class MessageCountByCustomer(CountLoader):
-    parent_kind = "customer"
-    column = Message.customer_id
-
-    def where(self):
-        (customer_facing,) = self.args
-        return message_filter(customer_facing)
-
-
-class CustomerOfMessage(CustomerById):
-    parent_kind = "message"
+CustomerOfMessage = customer_of("message")
 
 
 class StaffOfMessage(StaffById):

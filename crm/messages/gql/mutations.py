@@ -4,7 +4,7 @@ from __future__ import annotations
 import graphene
 
 from crm.api.enums import Channel
-from crm.api.errors import error_type
+from crm.api.errors import error_type, payload_type
 from crm.api.ids import parse_id
 from crm.api.mutations import BaseMutation, root_mutations
 from crm.api.scalars import DateTime
@@ -30,9 +30,7 @@ class MessageSendInput(graphene.InputObjectType):
     dedupe_key = graphene.String(description="Idempotency key: the same key and message return the first.")
 
 
-class MessagePayload(graphene.ObjectType):
-    message = graphene.Field(Message)
-    errors = graphene.List(graphene.NonNull(MessageError), required=True)
+MessagePayload = payload_type("MessagePayload", MessageError, message=Message)
 
 
 class CareRuleUpdateInput(graphene.InputObjectType):
@@ -44,9 +42,7 @@ class CareRuleUpdateInput(graphene.InputObjectType):
                                          "instead of the default.")
 
 
-class CareRulePayload(graphene.ObjectType):
-    care_rule = graphene.Field(CareRule)
-    errors = graphene.List(graphene.NonNull(MessageError), required=True)
+CareRulePayload = payload_type("CareRulePayload", MessageError, care_rule=CareRule)
 
 
 def _value(enum_value):

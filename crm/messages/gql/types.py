@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import graphene
-from graphene import relay
 
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel
@@ -60,7 +59,6 @@ def _masked_text(message, info, text):
 
 class Message(ModelNode, graphene.ObjectType):
     class Meta:
-        interfaces = (relay.Node,)
         description = "A message to a customer (or to staff about one): a row first, sent once by the workers."
 
     customer = graphene.Field("crm.customers.gql.types.Customer", required=True)
@@ -110,11 +108,8 @@ MessageConnection = connection_type(Message, "Message")
 
 def messages_of(info, customer, first, after):
     require(info.context, Capability.MESSAGES_READ)
-    get = info.context.loaders.get
-    facing = customer_facing(info)
-    page = get(loaders.MessagesByCustomer, page_size(info, first), after, facing).load(customer.id)
-    page.count = lambda: get(loaders.MessageCountByCustomer, facing).load(customer.id)
-    return page
+    loader = info.context.loaders.get(loaders.MessagesByCustomer, page_size(info, first), after, customer_facing(info))
+    return loader.load(customer.id)
 
 
 class CustomerMessages:

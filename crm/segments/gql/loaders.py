@@ -1,10 +1,10 @@
 """Loaders for segment relations; each loads for every seen parent at once."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.api.connections import empty_page
-from crm.api.loaders import Loader
+from crm.api.loaders import Loader, pages_of, row_by_id
 from crm.customers.models import Customer
 from crm.pagination import SortKey, keyset_pages_by_parent
 from crm.segments.models import Segment, SegmentMembership, SegmentMembershipChange
@@ -57,38 +57,12 @@ class SegmentsByCustomer(Loader):
         return []
 
 
-def _history_pages(column, kind: str, ordering: str):
-    """A page of each parent's joins and leaves, newest first. Args: (first, after)."""
-
-    class HistoryPages(Loader):
-        parent_kind = kind
-        produces = "segment_change"
-
-        def batch(self, keys):
-            first, after = self.args
-            return keyset_pages_by_parent(self.session, SegmentMembershipChange, column, keys, ordering=ordering,
-                                          keys=HISTORY_KEYS, first=first, after=after)
-
-        def missing(self, key):
-            return empty_page()
-
-    HistoryPages.__name__ = f"HistoryBy{kind.title()}"
-    return HistoryPages
-
-
-HistoryByCustomer = _history_pages(SegmentMembershipChange.customer_id, "customer", "customer-segment-history")
-HistoryBySegment = _history_pages(SegmentMembershipChange.segment_id, "segment", "segment-history")
-
-
-class SegmentOfChange(Loader):
-    parent_kind = "segment_change"
-    produces = "segment"
-
-    def key_of(self, change):
-        return change.segment_id
-
-    def batch(self, keys):
-        return {s.id: s for s in self.session.scalars(select(Segment).where(Segment.id.in_(keys)))}
+# A page of each customer's or segment's joins and leaves, newest first. Args: (first, after).
+HistoryByCustomer = pages_of(SegmentMembershipChange.customer_id, parent_kind="customer", produces="segment_change",
+                             ordering="customer-segment-history", sort_keys=HISTORY_KEYS)
+HistoryBySegment = pages_of(SegmentMembershipChange.segment_id, parent_kind="segment", produces="segment_change",
+                            ordering="segment-history", sort_keys=HISTORY_KEYS)
+SegmentOfChange = row_by_id(Segment, parent_kind="segment_change", key="segment_id", produces="segment")
 
 
 class CustomerOfChange(Loader):
@@ -101,22 +75,3 @@ class CustomerOfChange(Loader):
     def batch(self, keys):
         rows = self.session.scalars(select(Customer).where(Customer.id.in_(keys), Customer.merged_into_id.is_(None)))
         return {c.id: c for c in rows}
-
-
-def _history_count(column, kind: str):
-    class HistoryCount(Loader):
-        parent_kind = kind
-
-        def batch(self, keys):
-            stmt = select(column, func.count()).where(column.in_(keys)).group_by(column)
-            return dict(self.session.execute(stmt).all())
-
-        def missing(self, key):
-            return 0
-
-    HistoryCount.__name__ = f"HistoryCountBy{kind.title()}"
-    return HistoryCount
-
-
-HistoryCountByCustomer = _history_count(SegmentMembershipChange.customer_id, "customer")
-HistoryCountBySegment = _history_count(SegmentMembershipChange.segment_id, "segment")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import graphene
 
 from crm.api.enums import ServiceTier
-from crm.api.errors import error_type
+from crm.api.errors import error_list, error_type, payload_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation, mutation_family, root_mutations
+from crm.api.mutations import BaseMutation, family_member, mutation_family, root_mutations
 from crm.api.scalars import JSON
 from crm.auth.permissions import Capability
 from crm.enums import ServiceTier as ServiceTierValue
@@ -29,9 +29,7 @@ class SegmentCreateInput(graphene.InputObjectType):
     rule = graphene.Field(JSON, description="DYNAMIC only: the rule tree (docs/segments.md).")
 
 
-class SegmentPayload(graphene.ObjectType):
-    segment = graphene.Field(Segment)
-    errors = graphene.List(graphene.NonNull(SegmentError), required=True)
+SegmentPayload = payload_type("SegmentPayload", SegmentError, segment=Segment)
 
 
 def _fields(info, input) -> dict:
@@ -71,18 +69,19 @@ class SegmentUpdate(_SegmentMutation):
         return SegmentPayload(segment=segment, errors=[])
 
 
-class SegmentDelete(_SegmentMutation):
-    """Delete a segment and its memberships; refused while another segment's rule or a tier rule reads it.
-    The payload's segment is the deleted one as it was."""
-
-    class Arguments:
-        id = graphene.ID(required=True)
-
-    @classmethod
+def _segment_change(name: str, doc: str, change):
+    """A mutation of the segment ``id`` alone, by the service ``change``."""
     def perform(cls, info, id):
-        segment = services.delete_segment(info.context.session, segment_id=parse_id(id, "Segment", "id"),
-                                          actor=info.context.viewer.actor)
+        segment = change(info.context.session, segment_id=parse_id(id, "Segment", "id"),
+                         actor=info.context.viewer.actor)
         return SegmentPayload(segment=segment, errors=[])
+
+    return family_member(name, _SegmentMutation, doc, perform, {"id": graphene.ID(required=True)})
+
+
+SegmentDelete = _segment_change(
+    "SegmentDelete", "Delete a segment and its memberships; refused while another segment's rule or a tier rule "
+    "reads it. The payload's segment is the deleted one as it was.", services.delete_segment)
 
 
 class _MembersChange(_SegmentMutation):
@@ -119,17 +118,9 @@ class SegmentRemoveCustomers(_MembersChange):
     change = staticmethod(services.remove_customers)
 
 
-class SegmentRefresh(_SegmentMutation):
-    """Recompute a DYNAMIC segment over the whole base now, writing only the differences."""
-
-    class Arguments:
-        id = graphene.ID(required=True)
-
-    @classmethod
-    def perform(cls, info, id):
-        segment = services.refresh_segment(info.context.session, segment_id=parse_id(id, "Segment", "id"),
-                                           actor=info.context.viewer.actor)
-        return SegmentPayload(segment=segment, errors=[])
+SegmentRefresh = _segment_change(
+    "SegmentRefresh", "Recompute a DYNAMIC segment over the whole base now, writing only the differences.",
+    services.refresh_segment)
 
 
 class ServiceTierRuleInput(graphene.InputObjectType):
@@ -141,7 +132,7 @@ class ServiceTierRulePayload(graphene.ObjectType):
     rules = graphene.List(graphene.NonNull(ServiceTierRule), description="Every tier rule after the change; "
                                                                         "null when the change failed.")
     customers_moved = graphene.Int(description="Customers whose (unpinned) tier changed; null when it failed.")
-    errors = graphene.List(graphene.NonNull(SegmentError), required=True)
+    errors = error_list(SegmentError)
 
 
 class ServiceTierRuleUpdate(BaseMutation):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import graphene
-from graphene import relay
 
 from crm.api.access import actor_for_viewer, see_customers
 from crm.api.connections import connection_type, page_size
@@ -32,7 +31,6 @@ def see_segments(info, segments):
 
 class Segment(ModelNode, graphene.ObjectType):
     class Meta:
-        interfaces = (relay.Node,)
         description = "A group of customers: DYNAMIC follows a rule, STATIC is kept by hand."
 
     name = graphene.String(required=True)
@@ -70,7 +68,7 @@ class Segment(ModelNode, graphene.ObjectType):
 
     @staticmethod
     def resolve_history(segment, info, first=None, after=None):
-        return _counted(info, loaders.HistoryBySegment, loaders.HistoryCountBySegment, first, after, segment.id)
+        return info.context.loaders.get(loaders.HistoryBySegment, page_size(info, first), after).load(segment.id)
 
 
 class SegmentMembershipChange(graphene.ObjectType):
@@ -159,7 +157,7 @@ def segments_of(info, customer):
 
 def segment_history_of(info, customer, first, after):
     require(info.context, Capability.SEGMENTS_READ)
-    return _counted(info, loaders.HistoryByCustomer, loaders.HistoryCountByCustomer, first, after, customer.id)
+    return info.context.loaders.get(loaders.HistoryByCustomer, page_size(info, first), after).load(customer.id)
 
 
 class CustomerSegments:
@@ -178,10 +176,3 @@ class CustomerSegments:
     @staticmethod
     def resolve_segment_history(customer, info, first=None, after=None):
         return segment_history_of(info, customer, first, after)
-
-
-def _counted(info, page_loader, count_loader, first, after, key):
-    get = info.context.loaders.get
-    page = get(page_loader, page_size(info, first), after).load(key)
-    page.count = lambda: get(count_loader).load(key)
-    return page

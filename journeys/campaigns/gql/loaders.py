@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from crm.api.loaders import Loader
-from crm.customers.gql.loaders import CustomerById
+from crm.customers.gql.loaders import customer_of
 from journeys.campaigns.models import Campaign
 from journeys.campaigns.results import results_for
 
@@ -17,10 +17,4 @@ class ResultsByCampaign(Loader):
         return results_for(self.session, list(campaigns))
 
 
-class CustomerOfRecipient(CustomerById):
-    """The customer of every seen preview recipient."""
-
-    parent_kind = "campaign-recipient"
-
-    def key_of(self, recipient):
-        return recipient.customer_id
+CustomerOfRecipient = customer_of("campaign-recipient")  # of every seen preview recipient

@@ -4,9 +4,9 @@ from __future__ import annotations
 import graphene
 
 from crm.api.enums import Channel, LifecycleStage, ServiceTier
-from crm.api.errors import error_type
+from crm.api.errors import error_type, payload_type
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation, mutation_family, root_mutations
+from crm.api.mutations import BaseMutation, family_member, mutation_family, root_mutations
 from crm.api.scalars import JSON, DateTime
 from crm.auth.permissions import Capability
 from crm.messages.gql.types import MessagePurpose
@@ -27,9 +27,7 @@ from journeys.campaigns.gql.types import (
 CampaignError = error_type("CampaignError", CampaignErrorCode)
 
 
-class CampaignPayload(graphene.ObjectType):
-    campaign = graphene.Field(Campaign)
-    errors = graphene.List(graphene.NonNull(CampaignError), required=True)
+CampaignPayload = payload_type("CampaignPayload", CampaignError, campaign=Campaign)
 
 
 class CampaignAudienceInput(graphene.InputObjectType):
@@ -148,31 +146,25 @@ class CampaignUpdate(_CampaignMutation):
         return CampaignPayload(campaign=campaign, errors=[])
 
 
-def _lifecycle(name: str, doc: str, call):
+def _lifecycle(name: str, doc: str, change, *, sends: bool = False):
+    """A move of a campaign's status by the service ``change``; one that makes it send again (``sends``) also
+    takes the actor's role, which decides whether a TRANSACTIONAL campaign may send."""
     def perform(cls, info, id):
         viewer = info.context.viewer
-        campaign = call(info.context.session, campaign_id=_id(id), viewer=viewer)
+        role = {"actor_role": viewer.role} if sends else {}
+        campaign = change(info.context.session, campaign_id=_id(id), actor=viewer.actor, **role)
         return CampaignPayload(campaign=campaign, errors=[])
 
-    return type(name, (_CampaignMutation,), {
-        "__doc__": doc, "Arguments": type("Arguments", (), {"id": graphene.ID(required=True)}),
-        "perform": classmethod(perform)})
+    return family_member(name, _CampaignMutation, doc, perform, {"id": graphene.ID(required=True)})
 
 
-CampaignSchedule = _lifecycle(
-    "CampaignSchedule", "DRAFT -> RUNNING: plan its schedule, or listen for its trigger, from now on.",
-    lambda s, campaign_id, viewer: services.schedule_campaign(s, campaign_id=campaign_id, actor=viewer.actor,
-                                                              actor_role=viewer.role))
-CampaignPause = _lifecycle(
-    "CampaignPause", "Stop planning, entering and sending within seconds; unsent messages wait.",
-    lambda s, campaign_id, viewer: services.pause_campaign(s, campaign_id=campaign_id, actor=viewer.actor))
-CampaignResume = _lifecycle(
-    "CampaignResume", "Continue where it stopped.",
-    lambda s, campaign_id, viewer: services.resume_campaign(s, campaign_id=campaign_id, actor=viewer.actor,
-                                                            actor_role=viewer.role))
-CampaignCancel = _lifecycle(
-    "CampaignCancel", "Final: cancel every active entry and withdraw every message not yet sent.",
-    lambda s, campaign_id, viewer: services.cancel_campaign(s, campaign_id=campaign_id, actor=viewer.actor))
+CampaignSchedule = _lifecycle("CampaignSchedule", "DRAFT -> RUNNING: plan its schedule, or listen for its trigger, "
+                              "from now on.", services.schedule_campaign, sends=True)
+CampaignPause = _lifecycle("CampaignPause", "Stop planning, entering and sending within seconds; unsent messages "
+                           "wait.", services.pause_campaign)
+CampaignResume = _lifecycle("CampaignResume", "Continue where it stopped.", services.resume_campaign, sends=True)
+CampaignCancel = _lifecycle("CampaignCancel", "Final: cancel every active entry and withdraw every message not yet "
+                            "sent.", services.cancel_campaign)
 
 
 CampaignMutations = root_mutations("CampaignMutations", CampaignCreate, CampaignUpdate, CampaignSchedule,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import graphene
-from graphene import relay
 
 from crm.api.connections import connection_type
 from crm.api.enums import Channel, LifecycleStage, ServiceTier, names_enum
@@ -166,7 +165,6 @@ class CampaignResults(_Counts, graphene.ObjectType):
 
 class Campaign(ModelNode, graphene.ObjectType):
     class Meta:
-        interfaces = (relay.Node,)
         description = "A lifecycle campaign or multi-step journey (docs/campaigns.md)."
 
     name = graphene.String(required=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import graphene
-from graphene import relay
 
 from crm.api.connections import connection_type, page_size
 from crm.api.enums import Channel
@@ -13,13 +12,10 @@ from journeys.interactions import models
 from journeys.interactions.gql import loaders
 from journeys.maps.gql.types import Touchpoint
 from journeys.service.gql import loaders as service_loaders
-from journeys.service.gql.types import Case, case_of, page_with_count
+from journeys.service.gql.types import Case, case_of
 
 
 class Interaction(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     customer = graphene.Field("crm.customers.gql.types.Customer", required=True)
     touchpoint = graphene.Field(Touchpoint, required=True)
     channel = graphene.Field(Channel, required=True)
@@ -53,9 +49,7 @@ InteractionConnection = connection_type(Interaction, "Interaction")
 def interactions_of(info, customer, first: int, after: str | None, channel):
     """The customer's timeline across every channel, newest first."""
     channel = channel.value if hasattr(channel, "value") else channel
-    get = info.context.loaders.get
-    return page_with_count(info, get(loaders.InteractionsByCustomer, first, after, channel),
-                           get(loaders.InteractionCountByCustomer, channel), customer.id)
+    return info.context.loaders.get(loaders.InteractionsByCustomer, first, after, channel).load(customer.id)
 
 
 class CustomerInteractions:

@@ -44,9 +44,7 @@ class TouchpointCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info, input):
-        touchpoint = touchpoints.create_touchpoint(info.context.session, key=input["key"], name=input["name"],
-                                                   channel=input["channel"], stage=input["stage"],
-                                                   journey_map=input["journey_map"])
+        touchpoint = touchpoints.create_touchpoint(info.context.session, **input)  # every field is required
         return TouchpointPayload(touchpoint=touchpoint, errors=[])
 
 
@@ -62,8 +60,7 @@ class JourneyMapSave(BaseMutation):
 
     @classmethod
     def perform(cls, info, input):
-        saved = touchpoints.save_journey_map(info.context.session, key=input["key"], name=input["name"],
-                                             stages=input["stages"])
+        saved = touchpoints.save_journey_map(info.context.session, **input)
         return JourneyMapPayload(journey_map=saved, errors=[])
 
 

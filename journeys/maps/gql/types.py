@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import graphene
-from graphene import relay
 
 from crm.api.enums import Channel
 from crm.api.node import ModelNode
@@ -11,9 +10,6 @@ from journeys.maps import models
 
 
 class Touchpoint(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     key = graphene.String(required=True, description='e.g. "web.checkout", "store.repair-desk"')
     name = graphene.String(required=True)
     channel = graphene.Field(Channel, required=True)

@@ -6,7 +6,7 @@ import graphene
 from crm.api.access import access_customer
 from crm.api.enums import Channel, ServiceTier
 from crm.api.ids import parse_id
-from crm.api.mutations import BaseMutation, mutation_family, root_mutations
+from crm.api.mutations import BaseMutation, family_member, mutation_family, root_mutations
 from crm.api.scalars import JSON
 from crm.auth.permissions import Capability
 from journeys.gql.errors import journey_errors, journey_payload
@@ -81,65 +81,36 @@ class CaseOpen(_CaseMutation):
         return _case_payload(info, case)
 
 
-class CaseRespond(_CaseMutation):
-    """Answer the customer; the first response stops the first-response clock."""
+def _case_change(name: str, doc: str, change, arguments: dict, values):
+    """A mutation of the case ``caseId`` by the service ``change``, which takes the case, the actor and
+    ``values(**the other arguments)``."""
+    def perform(cls, info, case_id, **given):
+        case_id = parse_id(case_id, "Case", "caseId")
+        return _case_payload(info, change(info.context.session, case_id=case_id, actor=info.context.viewer.actor,
+                                          **values(**given)))
 
-    class Arguments:
-        case_id = graphene.ID(required=True)
-        message = graphene.String(required=True)
-
-    @classmethod
-    def perform(cls, info, case_id, message):
-        case = cases.respond(info.context.session, case_id=parse_id(case_id, "Case", "caseId"), message=message,
-                             actor=info.context.viewer.actor)
-        return _case_payload(info, case)
+    return family_member(name, _CaseMutation, doc, perform, {"case_id": graphene.ID(required=True), **arguments})
 
 
-class CaseAssign(_CaseMutation):
-    """Give a case to an ADMIN, ACCOUNT_MANAGER or SUPPORT_AGENT; staffUserId null takes it back."""
-
-    class Arguments:
-        case_id = graphene.ID(required=True)
-        staff_user_id = graphene.ID()
-
-    @classmethod
-    def perform(cls, info, case_id, staff_user_id=None):
-        case = cases.assign(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
-                            staff_user_id=parse_id(staff_user_id, "StaffUser", "staffUserId") if staff_user_id
-                            else None, actor=info.context.viewer.actor)
-        return _case_payload(info, case)
-
-
-class CaseTransition(_CaseMutation):
-    """Move a case along RECEIVED -> DIAGNOSING -> SOLUTION_PROPOSED -> RESOLVED -> FOLLOWED_UP -> CLOSED;
-    a RESOLVED case may be reopened to DIAGNOSING. Resolving goes through caseResolve."""
-
-    class Arguments:
-        case_id = graphene.ID(required=True)
-        to_status = CaseStatus(required=True)
-        note = graphene.String()
-
-    @classmethod
-    def perform(cls, info, case_id, to_status, note=None):
-        case = cases.transition(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
-                                to_status=to_status, note=note, actor=info.context.viewer.actor)
-        return _case_payload(info, case)
-
-
-class CaseResolve(_CaseMutation):
-    """Resolve a case whose solution was proposed. A COMPLAINT needs its root cause; compensationPoints are
-    credited to the customer's loyalty account exactly once, however often the call is repeated."""
-
-    class Arguments:
-        case_id = graphene.ID(required=True)
-        input = CaseResolveInput(required=True)
-
-    @classmethod
-    def perform(cls, info, case_id, input):
-        case = cases.resolve(info.context.session, case_id=parse_id(case_id, "Case", "caseId"),
-                             resolution=input["resolution"], root_cause=input.get("root_cause"),
-                             compensation_points=input.get("compensation_points"), actor=info.context.viewer.actor)
-        return _case_payload(info, case)
+CaseRespond = _case_change(
+    "CaseRespond", "Answer the customer; the first response stops the first-response clock.", cases.respond,
+    {"message": graphene.String(required=True)}, lambda message: {"message": message})
+CaseAssign = _case_change(
+    "CaseAssign", "Give a case to an ADMIN, ACCOUNT_MANAGER or SUPPORT_AGENT; staffUserId null takes it back.",
+    cases.assign, {"staff_user_id": graphene.ID()},
+    lambda staff_user_id=None: {"staff_user_id": parse_id(staff_user_id, "StaffUser", "staffUserId")
+                                if staff_user_id else None})
+CaseTransition = _case_change(
+    "CaseTransition", "Move a case along RECEIVED -> DIAGNOSING -> SOLUTION_PROPOSED -> RESOLVED -> FOLLOWED_UP -> "
+    "CLOSED; a RESOLVED case may be reopened to DIAGNOSING. Resolving goes through caseResolve.", cases.transition,
+    {"to_status": CaseStatus(required=True), "note": graphene.String()},
+    lambda to_status, note=None: {"to_status": to_status, "note": note})
+CaseResolve = _case_change(
+    "CaseResolve", "Resolve a case whose solution was proposed. A COMPLAINT needs its root cause; compensationPoints "
+    "are credited to the customer's loyalty account exactly once, however often the call is repeated.",
+    cases.resolve, {"input": CaseResolveInput(required=True)},
+    lambda input: {"resolution": input["resolution"], "root_cause": input.get("root_cause"),
+                   "compensation_points": input.get("compensation_points")})
 
 
 class SurveyResponseSubmit(BaseMutation):

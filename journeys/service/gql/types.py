@@ -6,7 +6,6 @@ of these types goes through crm.api.node.ModelNode, with the same checks.
 from __future__ import annotations
 
 import graphene
-from graphene import relay
 
 from crm.api.access import access_customer, actor_for_viewer
 from crm.api.connections import connection_type, page_size
@@ -85,9 +84,6 @@ class CaseEvent(graphene.ObjectType):
 
 
 class Case(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     customer = graphene.Field("crm.customers.gql.types.Customer", required=True)
     kind = graphene.Field(CaseKind, required=True)
     channel = graphene.Field(Channel, required=True)
@@ -138,9 +134,6 @@ class Case(ModelNode, graphene.ObjectType):
 
 
 class SurveyResponse(ModelNode, graphene.ObjectType):
-    class Meta:
-        interfaces = (relay.Node,)
-
     customer = graphene.Field("crm.customers.gql.types.Customer", required=True)
     kind = graphene.Field(SurveyKind, required=True)
     score = graphene.Int(required=True)
@@ -166,23 +159,13 @@ def _interaction_type():
     return Interaction
 
 
-def page_with_count(info, page_loader, count_loader, key):
-    page = page_loader.load(key)
-    page.count = lambda: count_loader.load(key)
-    return page
-
-
 def cases_of(info, customer, first: int, after: str | None, statuses):
     statuses = tuple(sorted(s.value if hasattr(s, "value") else s for s in statuses)) if statuses else None
-    get = info.context.loaders.get
-    return page_with_count(info, get(loaders.CasesByCustomer, first, after, statuses),
-                            get(loaders.CaseCountByCustomer, statuses), customer.id)
+    return info.context.loaders.get(loaders.CasesByCustomer, first, after, statuses).load(customer.id)
 
 
 def surveys_of(info, customer, first: int, after: str | None):
-    get = info.context.loaders.get
-    return page_with_count(info, get(loaders.SurveysByCustomer, first, after), get(loaders.SurveyCountByCustomer),
-                            customer.id)
+    return info.context.loaders.get(loaders.SurveysByCustomer, first, after).load(customer.id)
 
 
 class CustomerService:
