@@ -51,6 +51,11 @@ def create_app(config: dict | None = None) -> Flask:
     campaigns.init_app(app)
     loyalty.init_app(app)
 
+    from crm import pages
+    pages.init_app(app)
+    from crm.customers import pages as customer_pages
+    customer_pages.init_app(app)
+
     from crm.api import browser, graphiql, rate_limits
     from crm.api.schema import build_schema
     from crm.api.view import bp

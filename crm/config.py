@@ -30,6 +30,10 @@ DEFAULTS: dict[str, object] = {
     # Browsers: origins allowed to call the API from their pages (exact "scheme://host[:port]", comma-separated
     # or a JSON list; none by default), and GraphiQL on GET /graphql (None: on in development, off in production).
     "CORS_ORIGINS": "",
+    # The customer's pages (crm/pages): the address the links in messages use, and how long a link works
+    # (seconds; crm/links.py).
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "LINKS_MAX_AGE": 30 * 86400,
     "GRAPHIQL": None,
     "DEFAULT_TIMEZONE": "UTC",
     # Run the platform clock this many seconds away from the machine's (crm/clock.py). 0 in production;
@@ -92,6 +96,11 @@ DEFAULTS: dict[str, object] = {
     "CUSTOMERS_EMAIL_CONFIRM_URL": "http://127.0.0.1:5000/portal/confirm-email?token={token}",
     "CUSTOMERS_EMAIL_CHANGE_TTL": 86400,
     "CUSTOMERS_EMAIL_CHANGES_PER_DAY": 5,
+    # Double opt-in (crm/customers/consents.py): EMAIL consent from a portal, an import or the preference centre
+    # waits PENDING until the address confirms it; asking again sends another confirmation only after this many
+    # seconds.
+    "CONSENT_DOUBLE_OPT_IN": True,
+    "CONSENT_CONFIRM_RESEND_AFTER": 3600,
     # Queue: how often `crm worker` relays the outbox and runs periodic jobs (seconds).
     "OUTBOX_RELAY_INTERVAL": 5,
     "RFM_REFRESH_INTERVAL": 3600,

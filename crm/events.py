@@ -7,7 +7,7 @@ is delivered if and only if its change commits.
 Topics emitted by the customer core (payload keys in brackets):
 - customer.created [customerId]
 - customer.updated [customerId, fields]
-- customer.consent_changed [customerId, channel, granted]
+- customer.consent_changed [customerId, channel, granted, status]
 - customer.stage_changed [customerId, fromStage, toStage, actor]
 - customer.tier_changed [customerId, fromTier, toTier, pinned]
 - customer.manager_assigned [customerId, staffUserId]

@@ -5,6 +5,7 @@ test suite need the whole schema."""
 from crm.auth.models import ApiToken, SignInFailure, StaffUser  # noqa: F401
 from crm.customers.models import (  # noqa: F401
     Consent,
+    ConsentChange,
     Customer,
     CustomerMerge,
     LifecycleTransition,

@@ -8,7 +8,7 @@ customers did; service: cases, SLA, alerts, metrics, surveys and care; campaigns
 
 def init_app(app) -> None:
     """Plug journeys into the customer core: settings, merge hook, segment fields, Customer fields, the SLA sweep,
-    CLI, report routes and the demo."""
+    CLI, report routes, the survey page and the demo."""
     from crm.customers.merge import MERGE_HOOKS
     from crm.customers.scores import NEGATIVE_SIGNAL_PROVIDERS
     from crm.queue import PERIODIC_JOBS
@@ -50,6 +50,13 @@ def init_app(app) -> None:
 
     if "journey_reports" not in app.blueprints:
         app.register_blueprint(blueprint)
+    from journeys.service.pages import bp as survey_pages
+    if survey_pages.name not in app.blueprints:
+        app.register_blueprint(survey_pages)
+    from crm.messages.templates import BASE_NAMES, CONTEXT_PROVIDERS
+    if care.template_context not in CONTEXT_PROVIDERS:  # surveyUrls.CSAT / .NPS / .CES in every template
+        CONTEXT_PROVIDERS.append(care.template_context)
+    BASE_NAMES.add("surveyUrls")
     app.cli.add_command(import_group)
     app.cli.add_command(journeys_group)
     from crm.demo.registry import register

@@ -3,12 +3,14 @@ itself (`crm serve`) on a free port with a database of its own."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import redis as redis_lib
@@ -71,12 +73,24 @@ class CrmServer:
         self.log_path = self.directory / "server.log"
         self.process: subprocess.Popen | None = None
 
-    def command(self, *args: str) -> str:
-        """Run a ``crm`` command against this server's database; returns its standard output."""
-        result = subprocess.run([self.crm, *args], env=self.env, capture_output=True, text=True, timeout=120)
+    def command(self, *args: str, stdin: str | None = None) -> str:
+        """Run a ``crm`` command against this server's database (``stdin`` its input); returns its standard output."""
+        result = subprocess.run([self.crm, *args], env=self.env, input=stdin, capture_output=True, text=True,
+                                timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"crm {' '.join(args)} failed: {result.stderr[-2000:]}")
         return result.stdout
+
+    def graphql(self, token: str, query: str, variables: dict | None = None) -> dict:
+        """The data of one GraphQL request to this server as ``token``; fails the test on any top-level error."""
+        request = urllib.request.Request(f"{self.url}/graphql", method="POST",
+                                         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+        assert "errors" not in body, body
+        return body["data"]
 
     def token(self, role: str = "ADMIN", label: str = "tests") -> str:
         return self.command("tokens", "create", "--role", role, "--label", label).strip().splitlines()[-1]

@@ -83,15 +83,26 @@ GRAPHIQL_HTML = """<!doctype html>
 {styles}
 </head>
 <body>
-<form id="sign-in" hidden>
+<div id="sign-in" hidden>
 <h1>CRM GraphiQL</h1>
-<p>Paste an API token (<code>crm tokens create --role ADMIN --staff EMAIL</code> prints one). It stays in this
+<p id="sign-in-error" role="alert"></p>
+<form id="staff-sign-in">
+<h2>Sign in as staff</h2>
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+<form id="token-sign-in">
+<h2>Or paste an API token</h2>
+<p><code>crm tokens create --role ADMIN --staff EMAIL</code> prints one. A token, like a session, stays in this
 tab only and goes to the API as <code>Authorization: Bearer &hellip;</code>.</p>
 <label for="token">Token</label>
 <input id="token" name="token" type="password" autocomplete="off" required>
 <button type="submit">Open GraphiQL</button>
-<p id="sign-in-error" role="alert"></p>
 </form>
+</div>
 <div id="graphiql"></div>
 {scripts}
 <script nonce="{nonce}">
@@ -101,14 +112,22 @@ window.__webpack_nonce__ = "{nonce}";
   // A first query that answers for every role (GraphiQL's own welcome text explains nothing of this API).
   var STARTER = "# Who this token stands for. Ctrl-Enter runs it; the Docs panel lists every field.\\n" +
     "{{\\n  viewer {{\\n    role\\n  }}\\n}}\\n";
+  var SIGN_IN = "mutation StaffSignIn($email: String!, $password: String!) {{ staffSignIn(email: $email, " +
+    "password: $password) {{ token errors {{ code message }} }} }}";
   var form = document.getElementById("sign-in"), input = document.getElementById("token");
+  var email = document.getElementById("email"), password = document.getElementById("password");
+  var problem = document.getElementById("sign-in-error");
   var root = null;
   function askForToken(message) {{
     sessionStorage.removeItem(KEY);
     if (root) {{ root.unmount(); root = null; }}
-    document.getElementById("sign-in-error").textContent = message;
+    problem.textContent = message;
     form.hidden = false;
-    input.focus();
+    email.focus();
+  }}
+  function signedIn(token) {{
+    sessionStorage.setItem(KEY, token);
+    open(token);
   }}
   function open(token) {{
     form.hidden = true;
@@ -117,7 +136,14 @@ window.__webpack_nonce__ = "{nonce}";
       headers: {{Authorization: "Bearer " + token}},
       fetch: function (url, init) {{
         return window.fetch(url, init).then(function (response) {{
-          if (response.status === 401) askForToken("The API refused that token (401): paste a valid one.");
+          if (response.status === 401) {{
+            response.clone().json().then(function (body) {{
+              var code = body.errors && body.errors[0] && body.errors[0].extensions &&
+                body.errors[0].extensions.code;
+              askForToken(code === "TOKEN_EXPIRED" ? "Your session has expired: sign in again."
+                                                   : "The API refused that token (401): sign in again.");
+            }}, function () {{ askForToken("The API refused that token (401): sign in again."); }});
+          }}
           return response;
         }});
       }}
@@ -126,13 +152,25 @@ window.__webpack_nonce__ = "{nonce}";
     root.render(React.createElement(GraphiQL, {{fetcher: fetcher, shouldPersistHeaders: false,
                                               defaultQuery: STARTER}}));
   }}
-  form.addEventListener("submit", function (event) {{
+  document.getElementById("token-sign-in").addEventListener("submit", function (event) {{
     event.preventDefault();
     var token = input.value.trim();
     if (!token) return;
     input.value = "";
-    sessionStorage.setItem(KEY, token);
-    open(token);
+    signedIn(token);
+  }});
+  document.getElementById("staff-sign-in").addEventListener("submit", function (event) {{
+    event.preventDefault();
+    problem.textContent = "";
+    window.fetch("{url}", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+      body: JSON.stringify({{query: SIGN_IN, variables: {{email: email.value, password: password.value}}}})}})
+      .then(function (response) {{ return response.json(); }})
+      .then(function (body) {{
+        var answer = body.data && body.data.staffSignIn;
+        if (answer && answer.token) {{ password.value = ""; signedIn(answer.token); return; }}
+        var errors = (answer && answer.errors) || body.errors || [];
+        problem.textContent = errors.length ? errors[0].message : "Signing in failed.";
+      }}, function () {{ problem.textContent = "The API could not be reached."; }});
   }});
   var saved = sessionStorage.getItem(KEY);
   if (saved) open(saved); else askForToken("");

@@ -52,14 +52,18 @@ class BaseMutationOptions(MutationOptions):
 
 
 class BaseMutation(graphene.Mutation):
-    """Subclasses declare ``Arguments``, ``Meta.output`` (a payload with ``errors``),
-    ``Meta.capability`` (crm.auth.permissions) and implement ``perform(info, **arguments) -> payload``.
-    A family of mutations with one payload and capability states them once, as ``payload`` and ``capability``
-    of an abstract base (graphene does not inherit Meta; see ``mutation_family``), and its members need no Meta."""
+    """Subclasses declare their arguments, the payload they answer with (a type with ``errors``) and the
+    capability they need (crm.auth.permissions), and implement ``perform(info, **arguments) -> payload``:
+
+    - ``input_type = X``: the one argument ``input: X!``, or graphene's ``class Arguments`` for any others;
+    - ``payload = P`` and ``capability = C`` (or ``Meta.output`` and ``Meta.capability``). Being plain class
+      attributes they are inherited, which graphene's Meta is not: a family of mutations with one payload and
+      capability states them once on an abstract base (``mutation_family``)."""
 
     class Meta:
         abstract = True
 
+    input_type: type[graphene.InputObjectType] | None = None
     payload: type[graphene.ObjectType] | None = None  # the Meta.output of subclasses that name none
     capability: Capability | None = None  # the Meta.capability of subclasses that name none
 
@@ -68,6 +72,8 @@ class BaseMutation(graphene.Mutation):
         capability = capability or cls.capability
         if options.get("output") is None:
             options["output"] = cls.payload
+        if cls.input_type is not None and options.get("arguments") is None and "Arguments" not in vars(cls):
+            options["arguments"] = {"input": cls.input_type(required=True)}
         if capability is None:
             raise TypeError(f"{cls.__name__} declares no Meta.capability")
         if _meta is None:

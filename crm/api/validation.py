@@ -19,6 +19,7 @@ from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaField
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from crm.api.body import unstorable
+from crm.enums import STAFF_ROLES
 
 
 @dataclass(frozen=True)
@@ -269,10 +270,18 @@ class StorableStringsRule(ValidationRule):
             self.report_error(GraphQLError(problem, node, extensions={"code": "BAD_REQUEST"}))
 
 
-def validation_rules(config) -> list:
-    """The rules the server validates with: the specified ones, its limits and its text rule."""
+def introspection_allowed(config, role=None) -> bool:
+    """Development: for everyone. Production: only where GraphiQL is switched on (CRM_GRAPHIQL=true), and then for
+    staff tokens, who use it: GraphiQL is a blank editor without the schema. PORTAL and INTEGRATION tokens, and a
+    request without one, never learn the schema in production."""
+    return not config["PRODUCTION"] or (config["GRAPHIQL"] is True and role in STAFF_ROLES)
+
+
+def validation_rules(config, role=None) -> list:
+    """The rules the server validates with for a viewer of ``role``: the specified ones, its limits, its text
+    rule, and no introspection where ``introspection_allowed`` says so."""
     rules = [limits_rule(config), *specified_rules, StorableStringsRule]
-    if config["PRODUCTION"]:
+    if not introspection_allowed(config, role):
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
 

@@ -93,7 +93,7 @@ def format_error(error: GraphQLError, production: bool) -> dict:
     return formatted
 
 
-def checked_document(schema, query: str, config) -> tuple:
+def checked_document(schema, query: str, config, role=None) -> tuple:
     """(document, []) for a query within every limit and valid against ``schema``; (None, errors) otherwise."""
     try:
         document = parse(query, max_tokens=int(config["GRAPHQL_MAX_TOKENS"]))
@@ -106,7 +106,7 @@ def checked_document(schema, query: str, config) -> tuple:
             error.message = "Depth limit: the document nests too deeply to be parsed."
             error.extensions = {"code": "DEPTH_LIMIT"}
         return None, [error]
-    errors = limit_errors(document, config) or validate(schema, document, validation_rules(config))
+    errors = limit_errors(document, config) or validate(schema, document, validation_rules(config, role))
     for error in errors:  # graphql-core's own guards, which stop validating
         if error.message == "Validation aborted.":  # its rules would recurse too deeply
             error.message = "Validation limit: the document nests selections and fragments too deeply to validate."
@@ -140,7 +140,7 @@ def run_graphql(body: dict, viewer: Viewer):
     except DocumentRefused as refused:
         return {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]}, refused.status
     production = config["PRODUCTION"]
-    document, errors = checked_document(schema, query, config)
+    document, errors = checked_document(schema, query, config, viewer.role)
     if errors:
         return {"errors": [format_error(e, production) for e in errors]}, 400
     cost, errors = cost_errors(schema, document, variables, operation_name, config)

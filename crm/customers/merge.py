@@ -10,7 +10,8 @@ from crm import events
 from crm.auth.models import ApiToken
 from crm.config import DEFAULTS
 from crm.customers import rfm, rules
-from crm.customers.models import Consent, Customer, CustomerMerge, LifecycleTransition, Order, ServiceTierChange
+from crm.customers.models import (Consent, ConsentChange, Customer, CustomerMerge, LifecycleTransition, Order,
+                                  ServiceTierChange)
 from crm.customers.orders import recompute_metrics
 from crm.customers.services import require_customer
 from crm.db import transaction, utcnow
@@ -20,6 +21,7 @@ from crm.errors import Invalid
 # transaction; ``config`` is the merge's (their settings).
 MERGE_HOOKS: list = []
 
+_CONSENT_FIELDS = ("granted", "status", "source", "updated_at", "confirmed_at", "confirmation_message_id")
 _PROFILE_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "birthday", "locale")
 
 
@@ -79,13 +81,18 @@ def _merge_consents(session: Session, primary: Customer, duplicate: Customer) ->
     for theirs in session.scalars(select(Consent).where(Consent.customer_id == duplicate.id)).all():
         current = mine.get(theirs.channel)
         if current is None:
-            session.add(Consent(customer_id=primary.id, channel=theirs.channel, granted=theirs.granted,
-                                source=theirs.source, updated_at=theirs.updated_at))
-            taken.append(theirs.channel.value)
-        elif theirs.updated_at > current.updated_at:
-            current.granted, current.source, current.updated_at = theirs.granted, theirs.source, theirs.updated_at
-            taken.append(theirs.channel.value)
+            current = Consent(customer_id=primary.id, channel=theirs.channel)
+            session.add(current)
+        elif theirs.updated_at <= current.updated_at:
+            session.delete(theirs)
+            continue
+        for field in _CONSENT_FIELDS:  # the evidence of a confirmation travels with the answer it proves
+            setattr(current, field, getattr(theirs, field))
+        taken.append(theirs.channel.value)
         session.delete(theirs)
+    # Every change of the duplicate's consents stays evidence, now in the primary's history.
+    session.execute(update(ConsentChange).where(ConsentChange.customer_id == duplicate.id)
+                    .values(customer_id=primary.id))
     return taken
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, new_id, utcnow
-from crm.enums import Channel, LifecycleStage, ServiceTier, enum_column
+from crm.enums import Channel, LifecycleStage, ServiceTier, enum_column, named_enum
 
 
 class Customer(Base):
@@ -64,14 +64,46 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# GRANTED and WITHDRAWN as the customer said; PENDING: given, and waiting for the customer to confirm it from
+# the address (double opt-in): no CAMPAIGN message goes out on it.
+ConsentStatus = named_enum("ConsentStatus", "GRANTED WITHDRAWN PENDING", __name__)
+
+
 class Consent(Base):
+    """A customer's consent for a channel as it stands; every change is a ConsentChange."""
+
     __tablename__ = "consent"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel), primary_key=True)
-    granted: Mapped[bool]
+    granted: Mapped[bool]  # status is GRANTED: what sending checks
+    status: Mapped[ConsentStatus] = mapped_column(enum_column(ConsentStatus), default=ConsentStatus.GRANTED,
+                                                  server_default=ConsentStatus.GRANTED.value)
     source: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Evidence of a double opt-in: when the customer confirmed, and the message whose link they followed.
+    confirmed_at: Mapped[datetime | None]
+    confirmation_message_id: Mapped[uuid.UUID | None]
+
+
+class ConsentChange(Base):
+    """One change of a customer's consent, kept as evidence: who or what made it (staff, portal, unsubscribe link,
+    preference centre, import), from which message, when."""
+
+    __tablename__ = "consent_change"
+    __table_args__ = (Index("ix_consent_change_customer", "customer_id", "at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    from_status: Mapped[ConsentStatus | None] = mapped_column(enum_column(ConsentStatus))
+    to_status: Mapped[ConsentStatus] = mapped_column(enum_column(ConsentStatus))
+    source: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    # The message the change came from (an unsubscribe link, a confirmation); no foreign key: messages are
+    # another domain's, and the evidence outlives them.
+    message_id: Mapped[uuid.UUID | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class _CustomerChange:

@@ -12,10 +12,10 @@ from crm.auth.models import StaffUser
 from crm.config import DEFAULTS
 from crm.customers import rules
 from crm.customers.errors import CustomerErrorCode
-from crm.customers.models import Consent, Customer
+from crm.customers.models import Consent, ConsentChange, ConsentStatus, Customer
 from crm.customers.schemas import CustomerCreateSchema, CustomerUpdateSchema
 from crm.db import lock_for_update, transaction, utcnow
-from crm.enums import Channel, LifecycleStage, ServiceTier
+from crm.enums import Channel, LifecycleStage, Role, ServiceTier
 from crm.errors import DomainError, Invalid, NotFound
 
 _UNIQUE_FIELDS = (("email", "email", "email"), ("external_id", "externalId", "externalId"))
@@ -133,20 +133,43 @@ def update_customer(session: Session, *, customer_id: uuid.UUID, data: dict, act
 
 
 def set_consent(session: Session, *, customer_id: uuid.UUID, channel: Channel, granted: bool,
-                source: str | None, actor: str | None) -> Customer:
+                source: str | None, actor: str | None, message_id: uuid.UUID | None = None,
+                role: Role | None = None, config=DEFAULTS) -> Customer:
+    """Grant or withdraw a channel's consent, kept as a ConsentChange with who (``actor``), how (``source``:
+    "unsubscribe", "preference-centre", an import's name, ...) and from which message. A grant by ``role`` from
+    ``source`` may wait for the address to confirm it (double opt-in, crm/customers/consents.py; ``config``
+    gives CONSENT_DOUBLE_OPT_IN and the links' base URL and key)."""
     if source is not None and len(source) > 200:  # the column's width
         raise Invalid("source is at most 200 characters.", "source")
     with transaction(session):
         customer = require_customer(session, customer_id, for_update=True)
-        consent = session.get(Consent, (customer.id, channel))
-        if consent is None:
-            consent = Consent(customer_id=customer.id, channel=channel, granted=granted)
-            session.add(consent)
-        consent.granted, consent.source, consent.updated_at = granted, source or actor, utcnow()
-        customer.updated_at = utcnow()
-        events.emit(session, "customer.consent_changed", customerId=str(customer.id),
-                    channel=channel.value, granted=granted)
+        if granted:
+            from crm.customers.consents import grant
+            grant(session, customer, channel, source=source or actor, actor=actor, role=role,
+                  message_id=message_id, config=config)
+        else:
+            change_consent(session, customer, channel, ConsentStatus.WITHDRAWN, source=source or actor,
+                           actor=actor, message_id=message_id)
     return customer
+
+
+def change_consent(session: Session, customer: Customer, channel: Channel, status: ConsentStatus, *,
+                   source: str | None, actor: str | None, message_id: uuid.UUID | None = None) -> Consent:
+    """Helper (the caller's transaction, the customer locked): the consent's new status and its history row."""
+    now = utcnow()
+    consent = session.get(Consent, (customer.id, channel))
+    before = None if consent is None else consent.status
+    if consent is None:
+        consent = Consent(customer_id=customer.id, channel=channel)
+        session.add(consent)
+    consent.status, consent.granted, consent.source, consent.updated_at = (
+        status, status == ConsentStatus.GRANTED, source, now)
+    session.add(ConsentChange(customer_id=customer.id, channel=channel, from_status=before, to_status=status,
+                              source=source, actor=actor, message_id=message_id, at=now))
+    customer.updated_at = now
+    events.emit(session, "customer.consent_changed", customerId=str(customer.id), channel=channel.value,
+                granted=consent.granted, status=status.value)
+    return consent
 
 
 def transition_stage(session: Session, *, customer_id: uuid.UUID, to_stage: LifecycleStage,

@@ -27,6 +27,8 @@ def init_app(app) -> None:
         events.subscribe(topic, job, queue="messages")
     app.cli.add_command(messages_group)
     app.cli.add_command(periodic_group)
+    from crm.messages import pages   # the unsubscribe page (crm/pages)
+    pages.init_app(app)
     from crm.demo.registry import register
     from crm.messages.demo import seed_care
     register("care", seed_care, after=("customers", "rewards", "journeys", "rfm", "segments"))

@@ -23,7 +23,7 @@ from crm import events
 from crm.auth.models import StaffUser
 from crm.customers.models import Customer
 from crm.db import lock_for_update, transaction, utcnow
-from crm.messages import policy, providers
+from crm.messages import policy, providers, unsubscribe
 from crm.messages.models import PENDING, Message, MessageStatus
 from crm.messages.services import SEND_JOB
 from crm.messages.settings import MessageSettings
@@ -129,7 +129,8 @@ def deliver(session: Session, *, message_id: uuid.UUID, now: datetime | None = N
     """The sender job's work; returns the message's status afterwards (None if it does not exist)."""
     config = current_config()
     settings = MessageSettings.from_config(config)
-    claim = claim_message(session, message_id=message_id, settings=settings, now=now)
+    claim = claim_message(session, message_id=message_id, settings=settings, now=now,
+                          links=unsubscribe.LinkSettings.from_config(config))
     if not isinstance(claim, Claim):
         return claim
     try:
@@ -141,8 +142,10 @@ def deliver(session: Session, *, message_id: uuid.UUID, now: datetime | None = N
 
 
 def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageSettings,
-                  now: datetime | None = None) -> Claim | MessageStatus | None:
-    """Apply the rules and claim the message for one send; otherwise return its (new) status."""
+                  now: datetime | None = None, links: unsubscribe.LinkSettings | None = None
+                  ) -> Claim | MessageStatus | None:
+    """Apply the rules and claim the message for one send; otherwise return its (new) status. The envelope
+    carries the body as it leaves, with the message's links (``links``: CRM_PUBLIC_BASE_URL, ...)."""
     now = now or utcnow()
     with transaction(session):
         customer_id = session.scalar(select(Message.customer_id).where(Message.id == message_id))
@@ -185,9 +188,12 @@ def claim_message(session: Session, *, message_id: uuid.UUID, settings: MessageS
                           verdict.until.isoformat(timespec="minutes"))
             return message.status
         message.claimed_at, message.attempts = now, message.attempts + 1
+        composed = unsubscribe.compose(links or unsubscribe.LinkSettings.from_config(current_config()), message,
+                                       customer, body_cap=settings.render.body_for(message.channel))
         return Claim(claimed_at=now, attempts=message.attempts, envelope=providers.Envelope(
             message_id=str(message.id), channel=message.channel, address=verdict.address, subject=message.subject,
-            body=message.body, trigger=message.trigger, customer_id=str(message.customer_id)))
+            body=composed.body, trigger=message.trigger, customer_id=str(message.customer_id),
+            unsubscribe_url=composed.unsubscribe_url))
 
 
 def _hold(message: Message, until: datetime) -> None:

@@ -20,6 +20,7 @@ from email.utils import make_msgid
 
 from crm import clock
 from crm.enums import Channel
+from crm.messages.unsubscribe import withhold_links   # a token in the log acts as the customer too
 
 log = logging.getLogger("crm.messages.sent")
 
@@ -41,6 +42,8 @@ class Envelope:
     body: str
     trigger: str
     customer_id: str
+    # CARE, FOLLOW_UP and CAMPAIGN messages: the one-click unsubscribe link (crm/messages/unsubscribe.py).
+    unsubscribe_url: str | None = None
 
 
 def provider_name(channel: Channel, config) -> str:
@@ -59,7 +62,8 @@ def send(envelope: Envelope, config) -> str:
 
 def send_log(envelope: Envelope, config) -> str:
     log.info("SENT %s to %s [%s] %s%s", envelope.channel.value, envelope.address, envelope.trigger,
-             f"{envelope.subject} | " if envelope.subject else "", envelope.body.replace("\n", " ")[:200])
+             f"{envelope.subject} | " if envelope.subject else "",
+             withhold_links(envelope.body.replace("\n", " "))[:200])
     return f"log:{envelope.message_id}"
 
 
@@ -71,6 +75,13 @@ def send_smtp(envelope: Envelope, config) -> str:
     email["Message-ID"] = make_msgid(idstring=envelope.message_id, domain="crm.local")
     email["X-CRM-Message-Id"] = envelope.message_id
     email.set_content(envelope.body)
+    if envelope.unsubscribe_url:
+        # RFC 8058 one-click: the mailbox provider POSTs "List-Unsubscribe=One-Click" to the URL.
+        email["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        # A header longer than 78 characters would otherwise be folded into RFC 2047 words, which no mailbox
+        # provider reads as a URL; 998 is SMTP's own limit. The body is encoded already.
+        email.policy = email.policy.clone(max_line_length=998)
     host, port = config["MESSAGES_SMTP_HOST"], int(config["MESSAGES_SMTP_PORT"])
     security = str(config["MESSAGES_SMTP_SECURITY"]).lower()
     timeout = float(config["MESSAGES_PROVIDER_TIMEOUT"])
@@ -100,9 +111,12 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def send_http(envelope: Envelope, config) -> str:
-    body = json.dumps({"id": envelope.message_id, "channel": envelope.channel.value, "to": envelope.address,
-                       "subject": envelope.subject, "body": envelope.body, "trigger": envelope.trigger,
-                       "customerId": envelope.customer_id}).encode()
+    payload = {"id": envelope.message_id, "channel": envelope.channel.value, "to": envelope.address,
+               "subject": envelope.subject, "body": envelope.body, "trigger": envelope.trigger,
+               "customerId": envelope.customer_id}
+    if envelope.unsubscribe_url:
+        payload["unsubscribeUrl"] = envelope.unsubscribe_url   # for a provider or app that offers its own button
+    body = json.dumps(payload).encode()
     timestamp = str(int(clock.real_now().timestamp()))  # the receiver checks it against its own clock
     headers = {"Content-Type": "application/json", "Idempotency-Key": envelope.message_id,
                "X-CRM-Timestamp": timestamp}

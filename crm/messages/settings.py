@@ -30,7 +30,9 @@ DEFAULTS = {
     "MESSAGES_REQUEUE_AFTER": 300,             # a queued job not started after this is queued again
     "MESSAGES_STALE_AFTER": 86400,             # care for a trigger older than its delay + this is skipped
     "MESSAGES_DISPATCH_INTERVAL": 5,            # seconds between dispatcher rounds in `crm worker`
-    "MESSAGES_SURVEY_URL": "http://127.0.0.1:5000/surveys/csat?case={caseId}",
+    # The follow-up's survey link. None: the platform's own signed survey page (/s/survey/<token>, crm/links.py);
+    # an external survey tool's address instead, as a format string with {caseId}, {customerId} and {kind}.
+    "MESSAGES_SURVEY_URL": None,
     # The cost cap of a rendered message (crm/messages/sandbox.py). Over it, a message FAILs with the
     # reason; a template that breaks it even for a sample customer is refused when it is written.
     "MESSAGES_MAX_BODY_CHARS": {"EMAIL": 100_000, "SMS": 1_600, "PUSH": 1_000},   # per channel

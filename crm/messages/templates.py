@@ -32,7 +32,12 @@ _TRIAL_ENV = sandbox.environment(undefined=ChainableUndefined)
 # Domains add to the render context at composition (loyalty adds `loyalty`): fn(session, customer) -> dict.
 CONTEXT_PROVIDERS: list[Callable[[Session, Customer], dict]] = []
 # Names a template may use besides those of the trigger's own context (order, case, points, ...).
-BASE_NAMES = {"customer", "loyalty", "now"}
+BASE_NAMES = {"customer", "loyalty", "now", "unsubscribeUrl", "preferencesUrl"}
+# What {{ unsubscribeUrl }} and {{ preferencesUrl }} render as: the stored body keeps these, and the signed links
+# replace them only when the message is sent (crm/messages/unsubscribe.py), so no stored text holds a token.
+UNSUBSCRIBE_PLACEHOLDER = "{{unsubscribeUrl}}"
+PREFERENCES_PLACEHOLDER = "{{preferencesUrl}}"
+LINK_VALUES = {"unsubscribeUrl": UNSUBSCRIBE_PLACEHOLDER, "preferencesUrl": PREFERENCES_PLACEHOLDER}
 DEFAULT_BODY_CHARS = {"EMAIL": 100_000, "SMS": 1_600, "PUSH": 1_000}
 CHECKS_PER_WRITE = 5   # a write checks many templates (50 steps x channels x locales): one deadline for all
 
@@ -176,7 +181,7 @@ def trial(source: str, *, limits: RenderLimits = DEFAULT_LIMITS, channel="EMAIL"
     fails here (a value the sample lacks) is left to the real render, which fails that message only.
     ``deadline`` (``limits.checks_deadline()``): shared by every trial of one write."""
     context = {"customer": SAMPLE_CUSTOMER, "loyalty": {"balance": 0, "tier": None, "tierName": None},
-               **(extra or {})}
+               **LINK_VALUES, **(extra or {})}
     try:
         _split(_generate(_TRIAL_ENV, source, context, limits, channel, deadline), limits, channel)
     except RenderLimit:
@@ -219,7 +224,7 @@ def customer_context(session: Session, customer: Customer, *, masked: bool = Fal
                     "lastOrderAt": _iso(customer.last_order_at), "churnRisk": customer.churn_risk,
                     "csatAverage": customer.csat_average, "lastNpsScore": customer.last_nps_score},
     }
-    context = {"customer": profile, "loyalty": None}
+    context = {"customer": profile, "loyalty": None, **LINK_VALUES}
     for provider in CONTEXT_PROVIDERS:
         context.update(provider(session, customer))
     return context

@@ -20,7 +20,8 @@ from crm.messages.care import care_rule, schedule_care, staff_context
 from crm.messages.models import Message
 from crm.messages.settings import MessageSettings
 from journeys.service import cases
-from journeys.service.models import Case, CaseKind, CaseStatus, SurveyResponse
+from journeys.service.models import Case, CaseKind, CaseStatus, SurveyKind, SurveyResponse
+from journeys.service.surveys import survey_link
 from journeys.settings import JourneySettings
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,20 @@ def _case_context(case: Case) -> dict:
 
 
 def _survey_url(case: Case) -> str:
-    return str(current_config()["MESSAGES_SURVEY_URL"]).format(caseId=case.id, customerId=case.customer_id)
+    """The follow-up's CSAT link: the platform's signed survey page for this case, unless the deployment sends
+    customers to a survey tool of its own (CRM_MESSAGES_SURVEY_URL, a format string)."""
+    config = current_config()
+    if config.get("MESSAGES_SURVEY_URL"):
+        return str(config["MESSAGES_SURVEY_URL"]).format(caseId=case.id, customerId=case.customer_id,
+                                                         kind=SurveyKind.CSAT.value)
+    return survey_link(config, case.customer_id, SurveyKind.CSAT, case.id)
+
+
+def template_context(session: Session, customer: Customer) -> dict:
+    """``surveyUrls.CSAT`` / ``.NPS`` / ``.CES``: a signed survey page about no case in particular, for any
+    message template (an NPS link after a purchase); each answered once (crm/messages/templates.py)."""
+    config = current_config()
+    return {"surveyUrls": {kind.value: survey_link(config, customer.id, kind) for kind in SurveyKind}}
 
 
 def _staff_for(session: Session, case: Case) -> uuid.UUID | None:

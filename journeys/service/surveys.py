@@ -13,6 +13,7 @@ from crm import events
 from crm.customers.services import require_customer
 from crm.db import transaction, utcnow
 from crm.errors import DomainError, Invalid, NotFound
+from crm.links import Link, LinkPurpose, configured_url
 from journeys.errors import JourneyErrorCode
 from journeys.service.models import Case, SurveyKind, SurveyResponse
 
@@ -20,12 +21,37 @@ SCALES = {SurveyKind.CSAT: (1, 5), SurveyKind.NPS: (0, 10), SurveyKind.CES: (1, 
 NO_CASE = "-"
 NPS_DETRACTOR_MAX = 6
 CSAT_DETRACTOR_MAX = 2
+MAX_COMMENT = 5000
 
 
 def is_detractor(kind: SurveyKind, score: int) -> bool:
     """Who the service-recovery flow should reach: NPS 0-6, or CSAT 1-2."""
     return (kind == SurveyKind.NPS and score <= NPS_DETRACTOR_MAX) or \
         (kind == SurveyKind.CSAT and score <= CSAT_DETRACTOR_MAX)
+
+
+def link_target(kind: SurveyKind, case_id: uuid.UUID | None = None) -> str:
+    """What a survey link names: the kind and the case it asks about ("CSAT:<case id>", "NPS:-")."""
+    return f"{SurveyKind(kind).value}:{case_id or NO_CASE}"
+
+
+def read_link_target(target: str | None) -> tuple[SurveyKind, uuid.UUID | None]:
+    """The kind and case of a survey link's target; ValueError for anything ``link_target`` does not make."""
+    kind, _, case = str(target or "").partition(":")
+    return SurveyKind(kind), (None if case == NO_CASE else uuid.UUID(case))
+
+
+def survey_link(config, customer_id: uuid.UUID, kind: SurveyKind, case_id: uuid.UUID | None = None) -> str:
+    """The signed address of the survey page asking ``customer_id`` this survey (CRM_PUBLIC_BASE_URL)."""
+    return configured_url(config, Link(LinkPurpose.SURVEY, customer_id, link_target(kind, case_id)))
+
+
+def answer_given(session: Session, *, customer_id: uuid.UUID, kind: SurveyKind,
+                 case_id: uuid.UUID | None = None) -> SurveyResponse | None:
+    """The customer's answer to this survey, if they gave one (the survey page's second visit)."""
+    return session.scalars(select(SurveyResponse).where(
+        SurveyResponse.customer_id == customer_id, SurveyResponse.kind == SurveyKind(kind),
+        SurveyResponse.case_key == (str(case_id) if case_id else NO_CASE))).first()
 
 
 @dataclass
@@ -45,8 +71,8 @@ def submit_response(session: Session, *, customer_id: uuid.UUID, kind: SurveyKin
     comment = (comment or "").strip() or None
     if comment is not None and "\x00" in comment:
         raise Invalid("A comment may not contain NUL characters.", "comment")
-    if comment is not None and len(comment) > 5000:
-        raise Invalid("A comment is at most 5000 characters.", "comment")
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise Invalid(f"A comment is at most {MAX_COMMENT} characters.", "comment")
     try:
         return _submit(session, customer_id, kind, score, comment, case_id, now or utcnow())
     except IntegrityError:

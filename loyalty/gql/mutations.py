@@ -94,12 +94,7 @@ class RewardCreate(BaseMutation):
 
     errors_name_the_input_argument = False
 
-    class Arguments:
-        input = RewardCreateInput(required=True)
-
-    class Meta:
-        output = RewardPayload
-        capability = Capability.REWARDS_WRITE
+    input_type, payload, capability = RewardCreateInput, RewardPayload, Capability.REWARDS_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -119,9 +114,7 @@ class RewardRedeem(BaseMutation):
         reward_id = graphene.ID(required=True)
         idempotency_key = graphene.String(required=True)
 
-    class Meta:
-        output = RewardRedeemPayload
-        capability = Capability.REWARDS_REDEEM
+    payload, capability = RewardRedeemPayload, Capability.REWARDS_REDEEM
 
     @classmethod
     def perform(cls, info, customer_id, reward_id, idempotency_key):

@@ -150,7 +150,7 @@ def test_a_resolved_complaint_is_followed_up_a_day_later_with_a_survey_link_and_
     (follow_up,) = care_messages(app, "case-follow-up")
     (notice,) = care_messages(app, "complaint-follow-up")
     assert (follow_up.status.value, follow_up.purpose.value) == ("SCHEDULED", "FOLLOW_UP")
-    assert f"http://127.0.0.1:5000/surveys/csat?case={case_id}" in follow_up.body
+    assert "Tell us how we did: http://127.0.0.1:5000/s/survey/" in follow_up.body  # the signed survey page
     assert (notice.staff_user_id, notice.status.value) == (staff["account_manager"].id, "SCHEDULED")
     assert notice.subject == "Complaint follow-up: Bea"
     assert _case_status(app, case_id) == "RESOLVED"

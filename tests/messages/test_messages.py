@@ -76,7 +76,9 @@ def test_an_email_is_queued_sent_over_smtp_once_and_a_second_job_for_it_sends_no
     work_once(app)
     sent = row(app, message["id"])
     assert (sent.status.value, sent.attempts, sent.claimed_at, sent.last_error) == ("SENT", 1, None, None)
-    assert [(to, mail["Subject"], mail.get_payload().strip()) for _, to, mail in smtp_server.received] == [
+    # The body as written, then the unsubscribe footer added on the way out (tests/messages/test_unsubscribe.py).
+    assert [(to, mail["Subject"], mail.get_payload(decode=True).decode().replace("\r\n", "\n").split("\n\n-- \n")[0])
+            for _, to, mail in smtp_server.received] == [
         (["ana@example.com"], "Hello Ana", "Hi Ana, your balance is 0 points.")]
     assert smtp_server.received[0][2]["X-CRM-Message-Id"] == str(raw_id(message["id"]))
 
@@ -92,9 +94,13 @@ def test_sms_goes_to_the_http_provider_signed_and_with_the_message_id_as_idempot
     message = send(api, customer["id"], channel="SMS", body="Your repair is ready.")["message"]
     work_once(app)
 
-    assert [r["body"] for r in http_provider.requests] == [{
+    # A CARE text ends with its unsubscribe link (tests/messages/test_unsubscribe.py).
+    [sent_body] = [r["body"] for r in http_provider.requests]
+    assert sent_body["body"].startswith("Your repair is ready.\nStop: http://127.0.0.1:5000/s/u/")
+    assert sent_body["unsubscribeUrl"].startswith("http://127.0.0.1:5000/s/unsubscribe/")
+    assert {k: v for k, v in sent_body.items() if k not in ("body", "unsubscribeUrl")} == {
         "id": str(raw_id(message["id"])), "channel": "SMS", "to": "+41791234567", "subject": None,
-        "body": "Your repair is ready.", "trigger": "manual", "customerId": str(raw_id(customer["id"]))}]
+        "trigger": "manual", "customerId": str(raw_id(customer["id"]))}
     headers = http_provider.requests[0]["headers"]
     assert headers["idempotency-key"] == str(raw_id(message["id"]))
     expected = hmac.new(b"test-secret", headers["x-crm-timestamp"].encode() + b"." + http_provider.requests[0]["raw"],

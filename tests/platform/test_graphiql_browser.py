@@ -120,7 +120,7 @@ def test_graphiql_runs_a_query_offline_in_chromium(server):
             page.fill("#token", token)
             with page.expect_response(lambda r: urlsplit(r.url).path == "/graphql"
                                       and r.request.method == "POST") as schema:
-                page.click("button[type=submit]")
+                page.click("#token-sign-in button[type=submit]")
             assert schema.value.status == 200  # the schema, with the token: no 401 on the way in
             assert "__schema" in schema.value.json()["data"]
             page.wait_for_selector(".graphiql-container", state="visible")
@@ -157,3 +157,57 @@ def test_graphiql_runs_a_query_offline_in_chromium(server):
     assert {call["authorization"] for call in api_calls} == {f"Bearer {token}"}
     assert "IntrospectionQuery" in api_calls[0]["body"]  # the schema, asked for first, with the token
     assert any(json.loads(call["body"])["query"] == QUERY for call in api_calls)
+
+
+STAFF_EMAIL, STAFF_PASSWORD = "grace@example.com", "a long staff passphrase"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on this machine (.ci/run installs Debian's chromium)")
+def test_staff_sign_in_to_graphiql_with_email_and_password(server):
+    from playwright.sync_api import sync_playwright
+
+    server.command("staff", "create", "--name", "Grace Admin", "--email", STAFF_EMAIL, "--role", "ADMIN")
+    server.command("staff", "set-password", STAFF_EMAIL, stdin=STAFF_PASSWORD + "\n")
+    own = urlsplit(server.url).netloc
+    foreign: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+        try:
+            context = browser.new_context()
+            context.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).netloc == own
+                          else (foreign.append(r.request.url), r.abort("internetdisconnected")))
+            page = context.new_page()
+            page.goto(f"{server.url}/graphql")
+            page.wait_for_selector("#email", state="visible")
+            page.fill("#email", STAFF_EMAIL)
+            page.fill("#password", "not the password")
+            page.click("#staff-sign-in button[type=submit]")
+            page.wait_for_function("() => document.getElementById('sign-in-error').textContent !== ''")
+            assert page.text_content("#sign-in-error") == "The email or password is not correct."
+            assert page.evaluate("() => sessionStorage.getItem('crm.graphiql.token')") is None
+
+            page.fill("#password", STAFF_PASSWORD)
+            with page.expect_response(lambda r: urlsplit(r.url).path == "/graphql"
+                                      and "IntrospectionQuery" in (r.request.post_data or "")) as schema:
+                page.click("#staff-sign-in button[type=submit]")
+            assert schema.value.status == 200
+            token = page.evaluate("() => sessionStorage.getItem('crm.graphiql.token')")
+            assert schema.value.request.headers["authorization"] == f"Bearer {token}"
+            page.wait_for_selector(".graphiql-container", state="visible")
+            assert page.input_value("#password") == ""
+        finally:
+            browser.close()
+    assert foreign == []
+    viewer = fetch_json(server, token, "{ viewer { role staffUser { email } } }")
+    assert viewer == {"data": {"viewer": {"role": "ADMIN", "staffUser": {"email": STAFF_EMAIL}}}}
+
+
+def fetch_json(server, token: str, query: str) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("POST", "/graphql", body=json.dumps({"query": query}),
+                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        return json.loads(connection.getresponse().read())
+    finally:
+        connection.close()

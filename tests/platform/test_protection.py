@@ -8,7 +8,7 @@ import pytest
 from graphql import get_introspection_query
 
 import crm
-from tests.helpers import create_customer, record_order
+from tests.helpers import create_customer, raw_id, record_order
 
 
 def nested(path: list[str], leaf: str = "id") -> str:
@@ -208,6 +208,7 @@ def test_development_suggests_misspelled_fields(api):
 @pytest.fixture
 def production(app):
     app.config["PRODUCTION"] = True  # clean_state restores the config after the test
+    app.config["GRAPHIQL"] = False  # production's default
 
 
 @pytest.mark.parametrize("query, fields", [
@@ -220,6 +221,20 @@ def test_production_rejects_introspection(api, production, query, fields):
     assert [(e["message"], e.get("extensions")) for e in body["errors"]] == [
         (f"GraphQL introspection has been disabled, but the requested query contained the field '{field}'.", None)
         for field in fields]
+
+
+@pytest.mark.parametrize("role, allowed", [("admin", True), ("support_agent", True), ("marketer", True),
+                                           ("portal", False), ("integration", False)])
+def test_production_with_graphiql_on_lets_staff_tokens_load_the_schema(api, app, production, portal_token, role,
+                                                                        allowed):
+    api.tokens["portal"] = portal_token(raw_id(create_customer(api, email="pat@example.com")["id"]))
+    app.config["GRAPHIQL"] = True
+    query = '{ __type(name: "Customer") { name } }'
+    if allowed:
+        assert api.data(query, as_=role) == {"__type": {"name": "Customer"}}
+    else:
+        assert [e["message"] for e in api(query, as_=role, status=400)["errors"]] == [
+            "GraphQL introspection has been disabled, but the requested query contained the field '__type'."]
 
 
 def test_production_still_answers_typename(api, production):

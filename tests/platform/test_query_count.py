@@ -9,7 +9,8 @@ NESTED_PAGE = """query($first: Int!) { customers(first: $first, orderBy: {field:
   pageInfo { hasNextPage endCursor }
   edges { cursor node {
     id email displayName lifecycleStage serviceTier
-    consents { channel granted }
+    consents { channel granted status confirmedAt confirmationMessageId }
+    consentHistory(first: 2) { totalCount edges { node { channel toStatus source actor at messageId } } }
     lifecycleHistory { fromStage toStage actor at }
     serviceTierHistory { toTier }
     accountManager { id name }
@@ -74,10 +75,10 @@ def test_nested_customer_page_statement_count_is_independent_of_page_size(api, p
             data = api.data(NESTED_PAGE, {"first": first})
         assert len(data["customers"]["edges"]) == first
         counts[first] = len(statements)
-    # token lookup, page, totalCount, consents, lifecycle history, tier history, managers,
+    # token lookup, page, totalCount, consents, consent history page + count, lifecycle history, tier history, managers,
     # orders page, orders count, orders' customers, loyalty accounts, loyalty tiers,
     # interactions page + count + touchpoints, cases page + count + histories, surveys page + count, segments
-    assert counts == {10: 21, 100: 21}, "\n".join(s[:60].replace("\n", " ") for s in statements)
+    assert counts == {10: 23, 100: 23}, "\n".join(s[:60].replace("\n", " ") for s in statements)
 
 
 CUSTOMER_PAGE = """query($id: ID!, $first: Int!) { customer(id: $id) {

@@ -18,9 +18,7 @@ class StaffSignIn(BaseMutation):
         email = graphene.String(required=True)
         password = graphene.String(required=True)
 
-    class Meta:
-        output = SessionPayload
-        capability = Capability.STAFF_SIGN_IN
+    payload, capability = SessionPayload, Capability.STAFF_SIGN_IN
 
     @classmethod
     def perform(cls, info, email, password):

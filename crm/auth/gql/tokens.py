@@ -123,12 +123,7 @@ _INPUT_FIELDS = {"staff": "staffEmail"}
 class ApiTokenCreate(BaseMutation):
     """Create a token; the secret is in `token`, once."""
 
-    class Arguments:
-        input = ApiTokenInput(required=True)
-
-    class Meta:
-        output = ApiTokenPayload
-        capability = Capability.TOKENS_MANAGE
+    input_type, payload, capability = ApiTokenInput, ApiTokenPayload, Capability.TOKENS_MANAGE
 
     errors_name_the_input_argument = False
 
@@ -154,9 +149,7 @@ class ApiTokenRevoke(BaseMutation):
     class Arguments:
         id = graphene.ID(required=True)
 
-    class Meta:
-        output = ApiTokenPayload
-        capability = Capability.TOKENS_REVOKE_OWN
+    payload, capability = ApiTokenPayload, Capability.TOKENS_REVOKE_OWN
 
     @classmethod
     def perform(cls, info, id):
@@ -174,9 +167,7 @@ class PortalSessionCreate(BaseMutation):
         customer = CustomerRef(required=True)
         ttl_seconds = graphene.Int()
 
-    class Meta:
-        output = SessionPayload
-        capability = Capability.PORTAL_SESSIONS_CREATE
+    payload, capability = SessionPayload, Capability.PORTAL_SESSIONS_CREATE
 
     @classmethod
     def perform(cls, info, customer, ttl_seconds=None):

@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from crm.api.access import access_customer
 from crm.api.loaders import Loader, pages_of, rows_of
-from crm.customers.models import Consent, Customer, LifecycleTransition, Order, ServiceTierChange
+from crm.customers.models import (Consent, ConsentChange, Customer, LifecycleTransition, Order,
+                                  ServiceTierChange)
 from crm.pagination import SortKey
 
 
@@ -14,6 +15,20 @@ LifecycleHistoryByCustomer = rows_of(LifecycleTransition.customer_id, parent_kin
                                      order_by=(LifecycleTransition.at, LifecycleTransition.id))
 TierHistoryByCustomer = rows_of(ServiceTierChange.customer_id, parent_kind="customer",
                                 order_by=(ServiceTierChange.at, ServiceTierChange.id))
+
+
+CONSENT_CHANGE_KEYS = [SortKey(ConsentChange.at, lambda c: c.at, "datetime", descending=True),
+                       SortKey(ConsentChange.id, lambda c: c.id, "uuid", descending=True)]
+
+
+def _consent_channel(channel=None) -> tuple:
+    return () if channel is None else (ConsentChange.channel == channel,)
+
+
+# A page of each customer's consent changes, newest first. Args: (first, after, channel).
+ConsentHistoryByCustomer = pages_of(ConsentChange.customer_id, parent_kind="customer", produces="consent_change",
+                                    ordering="customer-consent-history", sort_keys=CONSENT_CHANGE_KEYS,
+                                    where=_consent_channel)
 
 
 ORDER_KEYS = [SortKey(Order.occurred_at, lambda o: o.occurred_at, "datetime", descending=True),

@@ -90,8 +90,7 @@ class CustomerCreate(_CustomerMutation):
 
     errors_name_the_input_argument = False
 
-    class Arguments:
-        input = CustomerCreateInput(required=True)
+    input_type = CustomerCreateInput
 
     @classmethod
     def perform(cls, info, input):
@@ -142,7 +141,8 @@ class CustomerConfirmEmail(_CustomerMutation):
 
 
 class CustomerSetConsent(_CustomerMutation):
-    """Grant or withdraw consent for a channel. A PORTAL token sets only its own."""
+    """Grant or withdraw consent for a channel. A PORTAL token sets only its own, and its EMAIL grant waits
+    PENDING for the address to confirm it (double opt-in, CRM_CONSENT_DOUBLE_OPT_IN); staff grants count at once."""
 
     capability = Capability.CUSTOMERS_PROFILE
 
@@ -157,7 +157,8 @@ class CustomerSetConsent(_CustomerMutation):
         ctx = info.context
         source = source or ("portal" if ctx.viewer.role == Role.PORTAL else None)
         customer = services.set_consent(ctx.session, customer_id=access_customer(ctx, customer_id, field="customerId"),
-                                        channel=channel, granted=granted, source=source, actor=ctx.viewer.actor)
+                                        channel=channel, granted=granted, source=source, actor=ctx.viewer.actor,
+                                        role=ctx.viewer.role, config=ctx.config)
         return customer_payload(info, customer)
 
 
@@ -231,12 +232,7 @@ class OrderRecord(BaseMutation):
 
     errors_name_the_input_argument = False
 
-    class Arguments:
-        input = OrderRecordInput(required=True)
-
-    class Meta:
-        output = OrderRecordPayload
-        capability = Capability.ORDERS_WRITE
+    input_type, payload, capability = OrderRecordInput, OrderRecordPayload, Capability.ORDERS_WRITE
 
     @classmethod
     def perform(cls, info, input):

@@ -10,7 +10,7 @@ import graphene
 
 from crm.api.access import actor_for_viewer, see_customers
 from crm.api.connections import connection_type, page_size
-from crm.api.enums import Channel, LifecycleStage, ServiceTier
+from crm.api.enums import Channel, LifecycleStage, ServiceTier, enum_type
 from crm.api.ids import uuid_or_none
 from crm.api.loaders import resolve_by
 from crm.api.node import ModelNode
@@ -20,14 +20,55 @@ from crm.auth.gql.types import StaffById, StaffUser
 from crm.customers import models
 from crm.customers.gql import loaders
 from crm.customers.orders import average_order_value
+from crm.ids import global_id
 from crm.masking import masks_pii
+
+
+ConsentStatus = enum_type(models.ConsentStatus)
+
+
+def _message_id(message_id):
+    return global_id("Message", message_id) if message_id else None
 
 
 class Consent(graphene.ObjectType):
     channel = graphene.Field(Channel, required=True)
-    granted = graphene.Boolean(required=True)
+    granted = graphene.Boolean(required=True, description="status is GRANTED: what sending checks.")
     source = graphene.String()
     updated_at = DateTime(required=True)
+    status = graphene.Field(ConsentStatus, required=True, description=(
+        "PENDING: given, waiting for the address to confirm it (double opt-in); no CAMPAIGN message goes out."))
+    confirmed_at = DateTime(description="When the customer confirmed it from the address (double opt-in).")
+    confirmation_message_id = graphene.ID(description="The message whose confirmation link the customer followed.")
+
+    @staticmethod
+    def resolve_confirmation_message_id(consent, info):
+        return _message_id(consent.confirmation_message_id)
+
+
+class ConsentChange(graphene.ObjectType):
+    class Meta:
+        description = "One change of a consent, kept as evidence: who or what made it, from which message, when."
+
+    channel = graphene.Field(Channel, required=True)
+    from_status = graphene.Field(ConsentStatus, description="Null for the channel's first answer.")
+    to_status = graphene.Field(ConsentStatus, required=True)
+    source = graphene.String(description='How: "portal", "unsubscribe", "preference-centre", "double-opt-in", '
+                                         '"import", or what staff wrote.')
+    actor = graphene.String(description='Staff user, "customer", "<role>:<token label>" ("staff" for PORTAL tokens).')
+    at = DateTime(required=True)
+    message_id = graphene.ID(description="The message the change came from (an unsubscribe link, a confirmation).")
+
+    @staticmethod
+    def resolve_actor(change, info):
+        return actor_for_viewer(info, change.actor)
+
+    @staticmethod
+    def resolve_message_id(change, info):
+        return _message_id(change.message_id)
+
+
+ConsentChangeConnection = connection_type(ConsentChange, "ConsentChange")
 
 
 class LifecycleTransition(graphene.ObjectType):
@@ -126,6 +167,9 @@ class Customer(ModelNode, graphene.ObjectType):
     locale = graphene.String()
     attributes = graphene.Field(JSON, required=True, description="Custom fields.")
     consents = graphene.List(graphene.NonNull(Consent), required=True)
+    consent_history = graphene.Field(graphene.NonNull(ConsentChangeConnection), first=graphene.Int(),
+                                     after=graphene.String(), channel=graphene.Argument(Channel),
+                                     description="Every consent change, newest first; only one channel's with channel.")
     lifecycle_stage = graphene.Field(LifecycleStage, required=True)
     lifecycle_history = graphene.List(graphene.NonNull(LifecycleTransition), required=True,
                                       description="Oldest first; the first has fromStage null.")
@@ -169,6 +213,11 @@ class Customer(ModelNode, graphene.ObjectType):
         return customer.attributes or {}
 
     resolve_consents = resolve_by(loaders.ConsentsByCustomer, "id")
+
+    @staticmethod
+    def resolve_consent_history(customer, info, first=None, after=None, channel=None):
+        return info.context.loaders.get(loaders.ConsentHistoryByCustomer, page_size(info, first), after,
+                                        channel).load(customer.id)
 
     resolve_lifecycle_history = resolve_by(loaders.LifecycleHistoryByCustomer, "id")
 

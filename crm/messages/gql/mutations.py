@@ -54,12 +54,7 @@ class MessageSend(BaseMutation):
     channel; TRANSACTIONAL messages, which go out without consent, only from ADMIN. Consent, frequency
     cap and quiet hours are applied again when it is sent."""
 
-    class Arguments:
-        input = MessageSendInput(required=True)
-
-    class Meta:
-        output = MessagePayload
-        capability = Capability.MESSAGES_SEND
+    input_type, payload, capability = MessageSendInput, MessagePayload, Capability.MESSAGES_SEND
 
     @classmethod
     def perform(cls, info, input):
@@ -80,9 +75,7 @@ class CareRuleUpdate(BaseMutation):
         key = graphene.String(required=True)
         input = CareRuleUpdateInput(required=True)
 
-    class Meta:
-        output = CareRulePayload
-        capability = Capability.CARE_RULES_WRITE
+    payload, capability = CareRulePayload, Capability.CARE_RULES_WRITE
 
     @classmethod
     def perform(cls, info, key, input):

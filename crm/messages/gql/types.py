@@ -15,6 +15,7 @@ from crm.auth.permissions import Capability, has, roles_without
 from crm.enums import Role
 from crm.masking import mask_text, masks_pii
 from crm.messages import models
+from crm.messages.unsubscribe import withhold_links
 from crm.messages.gql import loaders
 
 MessagePurpose = graphene.Enum.from_enum(models.MessagePurpose)
@@ -46,11 +47,15 @@ _CONFIRMATION_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z
 
 
 def _masked_text(message, info, text):
-    """The text as the viewer may read it: without a confirmation link's token for anyone; for a role that
+    """The text as the viewer may read it: without a link's token for anyone; for a role that
     sees contact details masked, the customer's own email and phone masked wherever they appear, and any
     other address or international number."""
     if text is not None and message.trigger.startswith(models.VERIFICATION_TRIGGER_PREFIX):
         text = _CONFIRMATION_TOKEN.sub("[withheld]", text)
+    if text is not None:
+        # Bodies keep placeholders for the links added at send time (crm/messages/unsubscribe.py); a link a
+        # template or a domain wrote in (a survey's) is withheld here, for every role: its token acts as the customer.
+        text = withhold_links(text)
     if text is None or not masks_pii(info.context.viewer.role):
         return text
     customer = info.context.loaders.get(loaders.CustomerOfMessage).load(message.customer_id)

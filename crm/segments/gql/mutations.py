@@ -45,8 +45,7 @@ class SegmentCreate(_SegmentMutation):
     """Create a segment. A DYNAMIC segment's rule is validated (the error names the bad node, e.g.
     input.rule.all.1.field) and its members are computed before this returns."""
 
-    class Arguments:
-        input = SegmentCreateInput(required=True)
+    input_type = SegmentCreateInput
 
     @classmethod
     def perform(cls, info, input):
@@ -139,12 +138,7 @@ class ServiceTierRuleUpdate(BaseMutation):
     """Set the rule of an automatic service tier (VIP, then PREFERRED, take precedence in that order) and
     re-evaluate every unpinned customer's tier. Pinned tiers are never changed."""
 
-    class Arguments:
-        input = ServiceTierRuleInput(required=True)
-
-    class Meta:
-        output = ServiceTierRulePayload
-        capability = Capability.TIER_RULES_WRITE
+    input_type, payload, capability = ServiceTierRuleInput, ServiceTierRulePayload, Capability.TIER_RULES_WRITE
 
     @classmethod
     def perform(cls, info, input):

@@ -119,8 +119,7 @@ _CampaignMutation = mutation_family("_CampaignMutation", CampaignPayload, Capabi
 class CampaignCreate(_CampaignMutation):
     """Write a DRAFT campaign."""
 
-    class Arguments:
-        input = CampaignInput(required=True)
+    input_type = CampaignInput
 
     @classmethod
     def perform(cls, info, input):

@@ -57,12 +57,7 @@ class InteractionRecord(BaseMutation):
 
     errors_name_the_input_argument = False
 
-    class Arguments:
-        input = InteractionInput(required=True)
-
-    class Meta:
-        output = InteractionPayload
-        capability = Capability.INTERACTIONS_RECORD
+    input_type, payload, capability = InteractionInput, InteractionPayload, Capability.INTERACTIONS_RECORD
 
     @classmethod
     def perform(cls, info, input):
@@ -78,9 +73,7 @@ class InteractionRecordBulk(BaseMutation):
     class Arguments:
         inputs = graphene.List(graphene.NonNull(InteractionInput), required=True)
 
-    class Meta:
-        output = InteractionBulkPayload
-        capability = Capability.INTERACTIONS_RECORD
+    payload, capability = InteractionBulkPayload, Capability.INTERACTIONS_RECORD
 
     @classmethod
     def failure(cls, errors):

@@ -35,12 +35,7 @@ class JourneyMapSaveInput(graphene.InputObjectType):
 class TouchpointCreate(BaseMutation):
     """Add a touchpoint to a stage of a journey map."""
 
-    class Arguments:
-        input = TouchpointCreateInput(required=True)
-
-    class Meta:
-        output = TouchpointPayload
-        capability = Capability.MAPS_WRITE
+    input_type, payload, capability = TouchpointCreateInput, TouchpointPayload, Capability.MAPS_WRITE
 
     @classmethod
     def perform(cls, info, input):
@@ -51,12 +46,7 @@ class TouchpointCreate(BaseMutation):
 class JourneyMapSave(BaseMutation):
     """Create a journey map or change its name and stages; stages with touchpoints cannot be removed."""
 
-    class Arguments:
-        input = JourneyMapSaveInput(required=True)
-
-    class Meta:
-        output = JourneyMapPayload
-        capability = Capability.MAPS_WRITE
+    input_type, payload, capability = JourneyMapSaveInput, JourneyMapPayload, Capability.MAPS_WRITE
 
     @classmethod
     def perform(cls, info, input):

@@ -68,8 +68,7 @@ class CaseOpen(_CaseMutation):
 
     capability = Capability.CASES_OPEN
 
-    class Arguments:
-        input = CaseOpenInput(required=True)
+    input_type = CaseOpenInput
 
     @classmethod
     def perform(cls, info, input):
@@ -117,12 +116,7 @@ class SurveyResponseSubmit(BaseMutation):
     """Answer a CSAT (1..5), NPS (0..10) or CES (1..7) survey, once per customer, kind and case.
     A PORTAL token answers for its own customer."""
 
-    class Arguments:
-        input = SurveyResponseInput(required=True)
-
-    class Meta:
-        output = SurveyResponsePayload
-        capability = Capability.SURVEYS_ANSWER
+    input_type, payload, capability = SurveyResponseInput, SurveyResponsePayload, Capability.SURVEYS_ANSWER
 
     @classmethod
     def perform(cls, info, input):
@@ -137,12 +131,7 @@ class SurveyResponseSubmit(BaseMutation):
 class SlaPolicyUpdate(BaseMutation):
     """Change a tier's SLA targets and business hours; cases opened afterwards follow it."""
 
-    class Arguments:
-        input = SlaPolicyUpdateInput(required=True)
-
-    class Meta:
-        output = SlaPolicyPayload
-        capability = Capability.SLA_WRITE
+    input_type, payload, capability = SlaPolicyUpdateInput, SlaPolicyPayload, Capability.SLA_WRITE
 
     @classmethod
     def perform(cls, info, input):
