@@ -194,12 +194,24 @@ def demo_server(tmp_path_factory):
         server.stop()
 
 
+def shifted_date(directory: Path) -> Path:
+    """A folder whose ``date`` tells the platform's time (the machine's plus CRM_CLOCK_SHIFT): an example that
+    writes ``$(date -u ...)`` means now, and in a run with a shifted clock, now is the platform's."""
+    shim = directory / "date"
+    shim.write_text(f'#!/bin/sh\nexec {shutil.which("date")} -d "@$(( $({shutil.which("date")} +%s) + '
+                    f'{int(float(os.environ.get("CRM_CLOCK_SHIFT") or 0))} ))" "$@"\n')
+    shim.chmod(0o755)
+    return directory
+
+
 def run_block(demo_server, document: Path, line: int) -> str:
     """What the block at ``line`` of ``document`` printed; each block runs once (the examples write: orders)."""
     server, token, printed = demo_server
     if (document, line) not in printed:
         block = dict(api_blocks(document))[line]
-        env = {**server.env, "TOKEN": token, "PATH": f"{Path(server.crm).parent}{os.pathsep}{os.environ['PATH']}"}
+        tools = [str(shifted_date(server.directory))] if float(os.environ.get("CRM_CLOCK_SHIFT") or 0) else []
+        env = {**server.env, "TOKEN": token,
+               "PATH": os.pathsep.join([*tools, str(Path(server.crm).parent), os.environ["PATH"]])}
         result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.replace(DEMO_URL, server.url)],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
