@@ -46,3 +46,10 @@ def unstorable(value) -> str | None:
             children = [*item, *item.values()] if isinstance(item, dict) else item
             pending.extend((child, level + 1) for child in children)
     return None
+
+
+def language_of(locale: str | None, languages, default: str = "en") -> str:
+    """The language a customer with ``locale`` reads among ``languages`` ("de-CH" and "de_AT" are "de"), else
+    ``default``: the customer pages, the message footers and the confirmation emails choose alike."""
+    code = (locale or "").replace("_", "-").split("-")[0].lower()
+    return code if code in languages else default

@@ -23,6 +23,7 @@ from crm.customers.models import Consent, ConsentStatus, Customer
 from crm.db import transaction, utcnow
 from crm.enums import Channel, Role
 from crm.links import Link, LinkPurpose, configured_url
+from crm.values import language_of
 
 # The channels a customer is messaged on (crm/messages/policy.py address_of): what the preference centre shows.
 MESSAGING_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
@@ -81,8 +82,7 @@ def _send_confirmation(session: Session, customer: Customer, channel: Channel, c
     from crm.messages.models import MessagePurpose
     from crm.messages.services import create_message
 
-    language = (customer.locale or "").replace("_", "-").split("-")[0].lower()
-    subject, body, nobody = _TEXT.get(language, _TEXT["en"])
+    subject, body, nobody = _TEXT[language_of(customer.locale, _TEXT)]
     name = customer.first_name or nobody
     created = create_message(
         session, customer_id=customer.id, channel=Channel.EMAIL, purpose=MessagePurpose.TRANSACTIONAL,

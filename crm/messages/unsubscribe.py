@@ -33,6 +33,7 @@ from crm.enums import Channel
 from crm.links import PATHS, Link, LinkProblem, LinkPurpose, LinkRefused, link_url
 from crm.messages.models import Message, MessagePurpose
 from crm.messages.templates import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
+from crm.values import language_of
 
 LINKED = (MessagePurpose.CARE, MessagePurpose.FOLLOW_UP, MessagePurpose.CAMPAIGN)   # policy.NEEDS_CONSENT
 SHORT_PATH = "/s/u"
@@ -60,8 +61,7 @@ def withhold_links(text: str) -> str:
 
 def language(locale: str | None) -> str:
     """The footer's language: the customer's ("de-CH" -> "de"), English otherwise (as crm.pages.i18n)."""
-    code = (locale or "").replace("_", "-").split("-")[0].lower()
-    return code if code in FOOTER else "en"
+    return language_of(locale, FOOTER)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ module. A customer's locale picks the language ("de-CH" -> "de"); any other gets
 language (``missing_strings``, checked by tests/platform/test_pages.py)."""
 from __future__ import annotations
 
+from crm.values import language_of
+
 LANGUAGES = ("en", "de")
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -44,8 +46,7 @@ def add_strings(strings: dict[str, dict[str, str]]) -> None:
 
 
 def choose_locale(locale: str | None) -> str:
-    language = (locale or "").replace("_", "-").split("-")[0].lower()
-    return language if language in LANGUAGES else LANGUAGES[0]
+    return language_of(locale, LANGUAGES, LANGUAGES[0])
 
 
 def translate(language: str, key: str, **values) -> str:
